@@ -1,0 +1,153 @@
+"""One typed settings object: diptych.toml, overridden by DIPTYCH_* variables,
+overridden per episode by the article's front matter.
+
+Environment variables name nested keys with a double underscore:
+DIPTYCH_AUDIO__TARGET_LUFS=-19 overrides [audio] target_lufs.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from datetime import date
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+from pipeline.errors import ConfigError
+
+
+class Section(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ShowSettings(Section):
+    title: str = "diptych demo"
+    author: str = "diptych"
+    owner_name: str | None = None  # defaults to author
+    owner_email: str = "owner@example.org"
+    language: str = "fr"
+    description: str = "A podcast published with diptych: each episode with its article."
+    # Public address of output/site/ once uploaded, e.g. https://example.org/podcast/
+    base_url: str | None = None
+    cover: str | None = None  # image path relative to the project root
+    category: str = "Society & Culture"
+    subcategory: str | None = None
+    explicit: bool = False
+    copyright: str | None = None
+    locked: bool = True
+    speaker: str | None = None  # the host's name, used for transcript speaker labels
+
+
+class AudioSettings(Section):
+    target_lufs: float = Field(-16.0, ge=-31.0, le=-9.0)
+    ceiling_dbtp: float = Field(-1.0, ge=-9.0, le=0.0)
+    max_silence_s: float = Field(0.5, ge=0.0, le=10.0)
+    highpass_hz: float = Field(80.0, ge=0.0, le=300.0)
+    sample_rate_hz: Literal[44100, 48000] = 44100
+    bitrate_stereo_kbps: int = Field(128, ge=32, le=320)
+    bitrate_mono_kbps: int = Field(96, ge=32, le=320)
+
+
+class TranscribeSettings(Section):
+    engine: Literal["openai-whisper", "faster-whisper"] = "openai-whisper"
+    model: str = "base"
+    language: str | None = None  # None: detect
+    beam_size: int = Field(1, ge=1, le=10)
+    use_article_prompt: bool = True
+    restore_article_spelling: bool = True
+    max_concurrent: int = Field(1, ge=1, le=16)
+    threads: int = Field(0, ge=0, le=256)  # 0: all cores
+    models_dir: Path | None = None  # None: the user's cache folder
+
+
+class PairingSettings(Section):
+    min_score: float = Field(0.35, ge=0.0, le=1.0)
+    min_audio_only_s: float = Field(8.0, ge=0.0)
+
+
+class ReviewSettings(Section):
+    required: bool = True
+    low_confidence: float = Field(0.5, ge=0.0, le=1.0)
+    port: int = Field(8765, ge=1, le=65535)
+
+
+class RunSettings(Section):
+    max_concurrent_episodes: int = Field(2, ge=1, le=32)
+    # A drop is claimed once its files have not changed for this long.
+    settle_s: float = Field(2.0, ge=0.0, le=3600.0)
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="DIPTYCH_", env_nested_delimiter="__", extra="forbid", case_sensitive=False
+    )
+
+    show: ShowSettings = ShowSettings()
+    audio: AudioSettings = AudioSettings()
+    transcribe: TranscribeSettings = TranscribeSettings()
+    pairing: PairingSettings = PairingSettings()
+    review: ReviewSettings = ReviewSettings()
+    run: RunSettings = RunSettings()
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # The environment wins over the file (passed in as init values).
+        return (env_settings, init_settings)
+
+
+def _format_error(source: str, exc: ValidationError, raw: dict[str, Any]) -> str:
+    err = exc.errors()[0]
+    key = ".".join(str(p) for p in err["loc"])
+    value: Any = err.get("input")
+    if err["type"] == "extra_forbidden":
+        return f"{source}: unknown setting '{key}' (check the spelling; see README 'Settings')"
+    return f"{source}: {key} = {value!r} is not allowed: {err['msg']}"
+
+
+def load_settings(config_file: Path | None) -> Settings:
+    raw: dict[str, Any] = {}
+    source = "settings"
+    if config_file is not None and config_file.exists():
+        source = str(config_file)
+        try:
+            raw = tomllib.loads(config_file.read_text(encoding="utf-8"))
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"{config_file}: not valid TOML ({exc}); fix the file or delete it") from exc
+    try:
+        return Settings(**raw)
+    except ValidationError as exc:
+        raise ConfigError(_format_error(f"{source} or DIPTYCH_* variables", exc, raw)) from exc
+
+
+class EpisodeMeta(Section):
+    """An article's front matter: per-episode values that override the show's settings."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    title: str | None = None
+    date: date | None = None
+    description: str | None = None
+    episode: int | None = Field(None, ge=0)
+    season: int | None = Field(None, ge=0)
+    language: str | None = None
+    explicit: bool | None = None
+    slug: str | None = None
+    cover: str | None = None
+    speaker: str | None = None
+    author: str | None = None
+
+
+def parse_episode_meta(front_matter: dict[str, Any], *, source: str) -> EpisodeMeta:
+    try:
+        return EpisodeMeta.model_validate(front_matter)
+    except ValidationError as exc:
+        raise ConfigError(_format_error(f"{source} front matter", exc, front_matter)) from exc

@@ -1,0 +1,41 @@
+"""Every failure a user can cause or fix is a DiptychError with a one-line message."""
+
+
+class DiptychError(Exception):
+    """Root of the errors that the CLI turns into one readable line."""
+
+
+class ConfigError(DiptychError):
+    """A setting has a value that is not allowed."""
+
+
+class DropError(DiptychError):
+    """A drop in the inbox cannot be claimed."""
+
+
+class AudioDecodeError(DiptychError):
+    """A recording cannot be decoded or is not usable speech audio."""
+
+
+class ArticleError(DiptychError):
+    """An article cannot be read."""
+
+
+class TranscriptionError(DiptychError):
+    """The speech model is missing, broken or failed."""
+
+
+class PairingError(DiptychError):
+    """The article and transcript cannot be paired."""
+
+
+class ReviewError(DiptychError):
+    """A review action is not possible (stale version, bad slug, wrong state)."""
+
+
+class PublishError(DiptychError):
+    """The site or feed cannot be built."""
+
+
+class EpisodeNotFound(DiptychError):
+    """No episode workspace has that slug."""

@@ -1,0 +1,207 @@
+"""Persisted data: strict pydantic models, each with a schema_version.
+
+These are the contracts between stages (see DESIGN.md). Times are seconds of the
+published MP3 unless a name says otherwise.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class EpisodeState(StrEnum):
+    received = "received"
+    normalized = "normalized"
+    transcribed = "transcribed"
+    paired = "paired"
+    awaiting_review = "awaiting_review"
+    changes_requested = "changes_requested"
+    approved = "approved"
+    published = "published"
+    failed = "failed"
+
+
+# The order in which a normal run advances; `failed` and `changes_requested` sit outside it.
+STATE_ORDER = [
+    EpisodeState.received,
+    EpisodeState.normalized,
+    EpisodeState.transcribed,
+    EpisodeState.paired,
+    EpisodeState.awaiting_review,
+    EpisodeState.approved,
+    EpisodeState.published,
+]
+
+
+class Transition(Strict):
+    state: EpisodeState
+    at: datetime
+    stage: str
+    message: str = ""
+
+
+class StageError(Strict):
+    stage: str
+    message: str
+    at: datetime
+
+
+class EpisodeRecord(Strict):
+    """state.json: who the episode is, where it stands, and how it got there."""
+
+    schema_version: int = 1
+    slug: str
+    # Assigned once when the drop is claimed; the feed's <guid>. Never derived from editable data.
+    guid: str
+    title: str
+    state: EpisodeState
+    history: list[Transition] = Field(default_factory=list)
+    error: StageError | None = None
+    source_audio: str | None = None
+    source_article: str | None = None
+    source_cover: str | None = None
+    audio_sha256: str | None = None
+    article_sha256: str | None = None
+    duration_s: float | None = None
+    language: str | None = None
+    warnings: list[str] = Field(default_factory=list)
+    review_note: str | None = None
+    # Input hashes of each finished stage, so that a re-run with the same inputs is a no-op.
+    stage_hashes: dict[str, str] = Field(default_factory=dict)
+    published_at: datetime | None = None
+    created_at: datetime
+
+
+class LoudnessReport(Strict):
+    """audio/loudness.json: measured before and after normalization (ITU-R BS.1770-4)."""
+
+    schema_version: int = 1
+    target_lufs: float
+    ceiling_dbtp: float
+    input_lufs: float | None
+    input_lra_lu: float | None
+    input_true_peak_dbtp: float | None
+    output_lufs: float | None
+    output_lra_lu: float | None
+    output_true_peak_dbtp: float | None
+    input_duration_s: float
+    duration_s: float
+    trimmed_start_s: float
+    trimmed_end_s: float
+    # published time = original time - offset_s
+    offset_s: float
+    input_sample_rate_hz: int
+    input_channels: int
+    output_channels: int
+    bitrate_kbps: int
+    gain_db: float
+    limited: bool
+
+
+class Word(Strict):
+    start_s: float
+    end_s: float
+    text: str
+    probability: float
+
+
+class Segment(Strict):
+    id: int
+    start_s: float
+    end_s: float
+    text: str
+    words: list[Word] = Field(default_factory=list)
+    avg_logprob: float | None = None
+    no_speech_prob: float | None = None
+    compression_ratio: float | None = None
+    # Why a reviewer should look here: "no_speech", "low_logprob", "repetition", ...
+    flags: list[str] = Field(default_factory=list)
+    speaker: str | None = None
+
+
+class Edit(Strict):
+    """One reviewer action, kept in reviewed.json's history."""
+
+    kind: str  # "edit", "merge", "split", "replace", "speaker", "undo", "import"
+    segment_ids: list[int]
+    before: str
+    after: str
+    at: datetime
+
+
+class Transcript(Strict):
+    """transcript/draft.json (machine) and transcript/reviewed.json (after review)."""
+
+    schema_version: int = 1
+    language: str
+    language_probability: float | None = None
+    language_votes: dict[str, int] = Field(default_factory=dict)
+    engine: str
+    model: str
+    options: dict[str, object] = Field(default_factory=dict)
+    audio_sha256: str
+    duration_s: float
+    segments: list[Segment] = Field(default_factory=list)
+    # Episode-level flags, e.g. "no_speech_detected".
+    flags: list[str] = Field(default_factory=list)
+    speaker: str | None = None
+    # Review bookkeeping (reviewed.json only).
+    version: int = 0
+    based_on_sha256: str | None = None
+    edits: list[Edit] = Field(default_factory=list)
+
+    @property
+    def text(self) -> str:
+        return " ".join(s.text.strip() for s in self.segments if s.text.strip())
+
+
+class PairedBlock(Strict):
+    index: int
+    kind: str  # "heading", "paragraph", "list_item", "quote", "aside", ...
+    text: str
+    anchor: str
+    level: int | None = None
+    status: str  # "paired" | "text_only"
+    start_s: float | None = None
+    end_s: float | None = None
+    score: float | None = None
+
+
+class AudioOnlySpan(Strict):
+    start_s: float
+    end_s: float
+    text: str
+
+
+class Chapter(Strict):
+    title: str
+    start_s: float
+    anchor: str | None = None
+
+
+class Coverage(Strict):
+    article_told: float  # share of article words in paired blocks
+    episode_covered: float  # share of episode speech time matched to the article
+
+
+class Pairing(Strict):
+    """pairing.json: article blocks <-> transcript time spans."""
+
+    schema_version: int = 1
+    blocks: list[PairedBlock]
+    audio_only: list[AudioOnlySpan] = Field(default_factory=list)
+    chapters: list[Chapter] = Field(default_factory=list)
+    coverage: Coverage
+    low_confidence: bool = False
+    method: str
+    transcript_source: str  # "draft" | "reviewed"
+    transcript_sha256: str
+    article_sha256: str
+    warnings: list[str] = Field(default_factory=list)

@@ -1,0 +1,78 @@
+"""Atomic, sorted JSON on disk; hashes of files and options."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ValidationError
+
+from pipeline.errors import DiptychError
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def write_bytes_atomic(path: Path, data: bytes) -> None:
+    """Write to a temporary file beside `path`, then rename: readers never see half a file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write_text_atomic(path: Path, text: str) -> None:
+    write_bytes_atomic(path, text.encode("utf-8"))
+
+
+def dumps_json(data: Any) -> str:
+    return json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+
+
+def write_json(path: Path, data: Any) -> None:
+    write_text_atomic(path, dumps_json(data))
+
+
+def write_model(path: Path, model: BaseModel) -> None:
+    write_json(path, model.model_dump(mode="json"))
+
+
+def read_model(path: Path, model_type: type[M]) -> M:
+    try:
+        return model_type.model_validate_json(path.read_bytes())
+    except FileNotFoundError:
+        raise
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        raise DiptychError(f"{path}: invalid {model_type.__name__} at '{where}': {first['msg']}") from exc
+
+
+def read_model_or_none(path: Path, model_type: type[M]) -> M | None:
+    try:
+        return read_model(path, model_type)
+    except FileNotFoundError:
+        return None
+
+
+def sha256_file(path: Path, *, chunk_bytes: int = 1 << 20) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        while block := fh.read(chunk_bytes):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def sha256_json(data: Any) -> str:
+    """A stable hash of options or any JSON-able value (keys sorted)."""
+    return hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()

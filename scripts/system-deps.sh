@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Debian packages diptych needs: ffmpeg (decode/encode), espeak-ng (the demo's voice),
+# chromium (browser tests only). Installs them when missing and we are root;
+# otherwise prints the exact command and stops.
+set -euo pipefail
+want=(ffmpeg espeak-ng)
+[ "${1:-}" = "--test" ] && want+=(chromium)
+missing=()
+for pkg in "${want[@]}"; do
+  dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+if [ "$(id -u)" -eq 0 ]; then
+  echo "installing ${missing[*]} with apt-get"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+else
+  echo "diptych needs: ${missing[*]}. Run: sudo apt-get install -y ${missing[*]}" >&2
+  exit 1
+fi
