@@ -8,7 +8,7 @@ DIPTYCH_AUDIO__TARGET_LUFS=-19 overrides [audio] target_lufs.
 from __future__ import annotations
 
 import tomllib
-from datetime import date
+import datetime as dt
 from pathlib import Path
 from typing import Any, Literal
 
@@ -134,7 +134,7 @@ class EpisodeMeta(Section):
     model_config = ConfigDict(extra="ignore")
 
     title: str | None = None
-    date: date | None = None
+    date: dt.date | None = None
     description: str | None = None
     episode: int | None = Field(None, ge=0)
     season: int | None = Field(None, ge=0)

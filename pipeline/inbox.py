@@ -1,0 +1,323 @@
+"""Claiming drops from inbox/: find them, wait until they stop growing, move them into a workspace.
+
+A drop is `inbox/<name>.<audio>` + `inbox/<name>.md` (+ optional `<name>.jpg`), or a folder
+`inbox/<name>/` with one recording, one article and optionally a cover. Files are moved, never
+modified; nothing is ever deleted.
+"""
+
+from __future__ import annotations
+
+import errno
+import logging
+import os
+import re
+import shutil
+import time
+import unicodedata
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from pipeline import episodes
+from pipeline.config import EpisodeMeta, parse_episode_meta
+from pipeline.errors import DiptychError, DropError
+from pipeline.frontmatter import read_front_matter
+from pipeline.layout import EpisodeLayout, ProjectLayout, is_valid_slug
+from pipeline.models import EpisodeRecord
+from pipeline.store import sha256_file
+
+log = logging.getLogger(__name__)
+
+AUDIO_EXTS = {".mp3", ".m4a", ".aac", ".wav", ".flac", ".ogg", ".oga", ".opus", ".webm", ".mp4", ".aif",
+              ".aiff", ".wma", ".mka"}
+ARTICLE_EXTS = {".md", ".markdown", ".txt", ".html", ".htm"}
+COVER_EXTS = {".jpg", ".jpeg", ".png"}
+# Left alone: the inbox's own README, hidden files, downloads in progress.
+IGNORED_NAMES = {"readme.md", "readme.txt"}
+PARTIAL_EXTS = {".part", ".crdownload", ".tmp", ".download", ".partial"}
+
+
+@dataclass(frozen=True)
+class Drop:
+    name: str
+    audio: Path | None
+    article: Path | None
+    cover: Path | None = None
+
+    @property
+    def files(self) -> list[Path]:
+        return [p for p in (self.audio, self.article, self.cover) if p is not None]
+
+    @property
+    def label(self) -> str:
+        return ", ".join(p.name for p in self.files)
+
+
+@dataclass
+class ClaimReport:
+    claimed: list[str] = field(default_factory=list)  # new episodes (slugs)
+    updated: list[str] = field(default_factory=list)  # existing episodes given a new article or recording
+    messages: list[str] = field(default_factory=list)  # one line each: duplicates, waits, incomplete drops
+    errors: list[str] = field(default_factory=list)  # one line each: drops that cannot be claimed
+
+
+def slugify(text: str) -> str:
+    ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
+    slug = re.sub(r"[^a-z0-9]+", "-", ascii_text.lower()).strip("-")
+    return slug[:60].strip("-") or "episode"
+
+
+def _kind(path: Path) -> str | None:
+    ext = path.suffix.lower()
+    if ext in AUDIO_EXTS:
+        return "audio"
+    if ext in ARTICLE_EXTS:
+        return "article"
+    if ext in COVER_EXTS:
+        return "cover"
+    return None
+
+
+def _visible_files(folder: Path) -> list[Path]:
+    return sorted(
+        p for p in folder.iterdir()
+        if p.is_file() and not p.name.startswith(".") and p.name.lower() not in IGNORED_NAMES
+        and p.suffix.lower() not in PARTIAL_EXTS
+    )
+
+
+def _drop_from(name: str, files: list[Path], where: str) -> Drop:
+    by_kind: dict[str, list[Path]] = defaultdict(list)
+    for path in files:
+        kind = _kind(path)
+        if kind:
+            by_kind[kind].append(path)
+    for kind in ("audio", "article", "cover"):
+        if len(by_kind[kind]) > 1:
+            names = ", ".join(p.name for p in by_kind[kind])
+            raise DropError(f"{where}: {len(by_kind[kind])} {kind} files ({names}): keep one per episode")
+    first = {k: (v[0] if v else None) for k, v in by_kind.items()}
+    return Drop(name=name, audio=first.get("audio"), article=first.get("article"), cover=first.get("cover"))
+
+
+def find_drops(inbox: Path) -> tuple[list[Drop], list[str]]:
+    """Every drop in the inbox, and one line for each thing that is not a usable drop."""
+    drops: list[Drop] = []
+    problems: list[str] = []
+    if not inbox.is_dir():
+        return drops, problems
+    groups: dict[str, list[Path]] = defaultdict(list)
+    for path in _visible_files(inbox):
+        if _kind(path) is None:
+            problems.append(f"inbox/{path.name}: not a recording, article or cover image: left alone")
+            continue
+        groups[path.stem].append(path)
+    for stem, files in sorted(groups.items()):
+        try:
+            drops.append(_drop_from(stem, files, f"inbox/{stem}.*"))
+        except DropError as exc:
+            problems.append(str(exc))
+    for folder in sorted(p for p in inbox.iterdir() if p.is_dir() and not p.name.startswith(".")):
+        try:
+            drop = _drop_from(folder.name, _visible_files(folder), f"inbox/{folder.name}/")
+        except DropError as exc:
+            problems.append(str(exc))
+            continue
+        if drop.files:
+            drops.append(drop)
+    return drops, problems
+
+
+def _snapshot(drops: list[Drop]) -> dict[Path, tuple[int, int]]:
+    snap = {}
+    for drop in drops:
+        for path in drop.files:
+            st = path.stat()
+            snap[path] = (st.st_size, st.st_mtime_ns)
+    return snap
+
+
+def settled_drops(drops: list[Drop], *, settle_s: float) -> tuple[list[Drop], list[Drop]]:
+    """Split drops into (settled, still being written). Files changed in the last `settle_s`
+    are looked at again after `settle_s`; a drop whose files changed meanwhile is left alone."""
+    if not drops:
+        return [], []
+    before = _snapshot(drops)
+    horizon = time.time_ns() - int(settle_s * 1e9)
+    if all(mtime <= horizon for _, mtime in before.values()):
+        return drops, []
+    time.sleep(settle_s)
+    after = _snapshot(drops)
+    settled = [d for d in drops if all(before[p] == after[p] for p in d.files)]
+    busy = [d for d in drops if d not in settled]
+    return settled, busy
+
+
+def _move(src: Path, dest: Path) -> None:
+    """Move without modifying. Across file systems: copy, verify the copy, then remove the original."""
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    if dest.exists():
+        raise DropError(f"{src.name}: {dest} already exists: nothing was moved")
+    try:
+        os.rename(src, dest)
+    except OSError as exc:
+        if exc.errno != errno.EXDEV:
+            raise
+        shutil.copy2(src, dest)
+        if sha256_file(src) != sha256_file(dest):
+            dest.unlink()
+            raise DropError(f"{src.name}: copy to {dest} did not match the original: left in the inbox") from exc
+        src.unlink()
+
+
+def _meta_for(drop: Drop) -> EpisodeMeta:
+    if drop.article is None:
+        return EpisodeMeta()
+    return parse_episode_meta(read_front_matter(drop.article), source=f"inbox/{drop.article.name}")
+
+
+def _title_for(drop: Drop, meta: EpisodeMeta) -> str:
+    if meta.title:
+        return meta.title
+    if drop.article is not None:
+        for line in drop.article.read_text(encoding="utf-8", errors="replace").splitlines()[:80]:
+            if match := re.match(r"^#{1,3}\s+(.+?)\s*#*\s*$", line):
+                return match.group(1)
+    return drop.name.replace("_", " ").replace("-", " ").strip() or drop.name
+
+
+def _unique_slug(project: ProjectLayout, base: str) -> str:
+    slug, n = base, 2
+    while project.episode(slug).root.exists():
+        slug = f"{base}-{n}"
+        n += 1
+    return slug
+
+
+def _archive(layout: EpisodeLayout, names: list[str], *, reason: str) -> Path:
+    """Move earlier sources (and the review made on them) into history/<time>/."""
+    stamp = episodes.now().strftime("%Y%m%dT%H%M%SZ")
+    dest = layout.history_dir / stamp
+    for name in names:
+        src = layout.root / name
+        if src.exists():
+            _move(src, dest / name)
+    log.info("%s: archived %s in %s (%s)", layout.slug, ", ".join(names), dest, reason)
+    return dest
+
+
+def _claim_new(project: ProjectLayout, drop: Drop, meta: EpisodeMeta, audio_sha: str | None) -> str:
+    base = slugify(meta.slug) if meta.slug else slugify(drop.name)
+    slug = _unique_slug(project, base)
+    layout = project.episode(slug)
+    for path in drop.files:
+        _move(path, layout.source_file(path.name))
+    warnings = [] if drop.article else ["audio only: no article was dropped with the recording"]
+    episodes.create_record(
+        layout,
+        title=_title_for(drop, meta),
+        source_audio=drop.audio.name if drop.audio else None,
+        source_article=drop.article.name if drop.article else None,
+        source_cover=drop.cover.name if drop.cover else None,
+        audio_sha256=audio_sha,
+        article_sha256=sha256_file(layout.source_file(drop.article.name)) if drop.article else None,
+        language=meta.language,
+        warnings=warnings,
+    )
+    return slug
+
+
+def _replace_sources(layout: EpisodeLayout, record: EpisodeRecord, drop: Drop, audio_sha: str | None) -> None:
+    """A new recording and/or article for an existing episode: the old ones go to history/."""
+    old = []
+    if drop.audio is not None and record.source_audio:
+        old.append(f"source/{record.source_audio}")
+        if layout.reviewed_json.exists():
+            old.append("transcript/reviewed.json")
+    if drop.article is not None and record.source_article:
+        old.append(f"source/{record.source_article}")
+    if drop.cover is not None and record.source_cover:
+        old.append(f"source/{record.source_cover}")
+    _archive(layout, old, reason="replaced by a new drop")
+    for path in drop.files:
+        _move(path, layout.source_file(path.name))
+    updates: dict[str, object] = {}
+    if drop.audio is not None:
+        updates |= {"source_audio": drop.audio.name, "audio_sha256": audio_sha}
+    if drop.article is not None:
+        updates |= {
+            "source_article": drop.article.name,
+            "article_sha256": sha256_file(layout.source_file(drop.article.name)),
+            "warnings": [w for w in record.warnings if not w.startswith("audio only")],
+        }
+    if drop.cover is not None:
+        updates["source_cover"] = drop.cover.name
+    episodes.update_record(layout, **updates)
+
+
+def _existing_by_audio(project: ProjectLayout) -> dict[str, str]:
+    return {r.audio_sha256: r.slug for r in episodes.all_records(project) if r.audio_sha256}
+
+
+def claim_drop(project: ProjectLayout, drop: Drop, report: ClaimReport) -> None:
+    meta = _meta_for(drop)
+    audio_sha = sha256_file(drop.audio) if drop.audio else None
+    same_audio = _existing_by_audio(project).get(audio_sha) if audio_sha else None
+    explicit = slugify(meta.slug) if meta.slug else None
+    target = same_audio or explicit
+    if target is None and drop.audio is None:
+        # An article alone updates the episode of the same name, or waits for its recording.
+        candidate = slugify(drop.name)
+        target = candidate if project.episode(candidate).state_json.exists() else None
+        if target is None:
+            report.messages.append(
+                f"inbox/{drop.article.name if drop.article else drop.name}: incomplete: waiting for its recording"
+            )
+            return
+    if target and project.episode(target).state_json.exists():
+        layout = project.episode(target)
+        record = episodes.load_record(layout)
+        if same_audio and (drop.article is None or sha256_file(drop.article) == record.article_sha256):
+            report.messages.append(
+                f"inbox/{drop.audio.name if drop.audio else drop.name}: the same recording as episode "
+                f"'{same_audio}' (sha256 {audio_sha[:12] if audio_sha else ''}…): not processed again; "
+                "remove it from inbox/"
+            )
+            return
+        _replace_sources(layout, record, drop if not same_audio else Drop(drop.name, None, drop.article,
+                                                                             drop.cover), audio_sha)
+        if same_audio and drop.audio is not None:
+            report.messages.append(f"inbox/{drop.audio.name}: same recording as '{target}': left in the inbox")
+        report.updated.append(target)
+        return
+    report.claimed.append(_claim_new(project, drop, meta, audio_sha))
+
+
+def claim_drops(project: ProjectLayout, *, settle_s: float) -> ClaimReport:
+    """Claim every complete, settled drop; report the rest. One bad drop never stops the others."""
+    report = ClaimReport()
+    drops, problems = find_drops(project.inbox)
+    report.errors.extend(problems)
+    settled, busy = settled_drops(drops, settle_s=settle_s)
+    for drop in busy:
+        report.messages.append(f"inbox/{drop.name}: still being written: will be claimed on the next run")
+    for drop in settled:
+        if not drop.audio and not drop.article:
+            continue
+        try:
+            claim_drop(project, drop, report)
+        except DiptychError as exc:
+            report.errors.append(str(exc))
+        except OSError as exc:
+            report.errors.append(f"inbox/{drop.name}: cannot be moved ({exc.strerror}): check permissions")
+    return report
+
+
+def pending_drops(project: ProjectLayout) -> list[Drop]:
+    """Articles waiting in the inbox for their recording (shown by `diptych status`)."""
+    drops, _ = find_drops(project.inbox)
+    known = set(project.episode_slugs())
+    return [d for d in drops if d.audio is None and d.article is not None and slugify(d.name) not in known]
+
+
+__all__ = ["ClaimReport", "Drop", "claim_drops", "find_drops", "pending_drops", "slugify", "is_valid_slug"]
