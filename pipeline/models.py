@@ -124,16 +124,20 @@ class Segment(Strict):
     # Why a reviewer should look here: "no_speech", "low_logprob", "repetition", ...
     flags: list[str] = Field(default_factory=list)
     speaker: str | None = None
+    # Set by review: a person edited this segment or marked it as checked.
+    checked: bool = False
 
 
 class Edit(Strict):
     """One reviewer action, kept in reviewed.json's history."""
 
-    kind: str  # "edit", "merge", "split", "replace", "speaker", "undo", "import"
+    kind: str  # "edit", "merge", "split", "replace", "speaker", "check", "undo", "import"
     segment_ids: list[int]
     before: str
     after: str
     at: datetime
+    # What else replaying the edit needs (split offset, whole-word flag), so undo can rebuild from the draft.
+    options: dict[str, str | int | float | bool | None] = Field(default_factory=dict)
 
 
 class Transcript(Strict):
