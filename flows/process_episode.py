@@ -1,0 +1,206 @@
+"""The episode flow: claim → normalize → transcribe → pair → review gate → publish.
+
+Tasks wrap one pipeline function each. Their results are cached under keys made of content
+hashes and options (pipeline.stages.cache_key), so a re-run with nothing new does no work.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+from prefect import flow, get_run_logger, task
+from prefect.artifacts import create_markdown_artifact, create_progress_artifact, update_progress_artifact
+from prefect.context import TaskRunContext
+from prefect.task_runners import ThreadPoolTaskRunner
+
+from flows.locks import machine_slot
+from pipeline import episodes, stages
+from pipeline.config import Settings, load_settings
+from pipeline.errors import DiptychError
+from pipeline.inbox import claim_drops
+from pipeline.layout import ProjectLayout
+from pipeline.models import EpisodeState
+from pipeline.progress import TerminalProgress
+
+
+def _project(root: str) -> tuple[ProjectLayout, Settings]:
+    project = ProjectLayout(root=Path(root))
+    return project, load_settings(project.config_file)
+
+
+def _stage_cache_key(stage: str):  # noqa: ANN202
+    def key(context: TaskRunContext, parameters: dict[str, Any]) -> str | None:
+        project, settings = _project(parameters["root"])
+        return stages.cache_key(project, settings, parameters["slug"], stage)
+
+    return key
+
+
+def _retry_unless_user_error(task, task_run, state) -> bool:  # noqa: ANN001
+    """Retry what a retry can fix (a busy disk, a killed encoder), not bad input."""
+    try:
+        state.result()
+    except DiptychError:
+        return False
+    except Exception:  # noqa: BLE001 - any other failure may be transient
+        return True
+    return False
+
+
+def _failing(stage: str, root: str, slug: str, fn, *args: Any, **kwargs: Any):  # noqa: ANN001, ANN202
+    """Run a stage; on failure record it in the episode's state (stage and reason), then re-raise."""
+    try:
+        return fn(*args, **kwargs)
+    except Exception as exc:
+        project, _ = _project(root)
+        message = str(exc) if isinstance(exc, DiptychError) else f"{type(exc).__name__}: {exc}"
+        episodes.mark_failed(project.episode(slug), stage=stage, message=message)
+        raise
+
+
+@task(name="claim drops")
+def claim_task(root: str) -> dict[str, list[str]]:
+    project, settings = _project(root)
+    report = claim_drops(project, settle_s=settings.run.settle_s)
+    logger = get_run_logger()
+    for line in report.messages:
+        logger.info(line)
+    for line in report.errors:
+        logger.error(line)
+    return {"claimed": report.claimed, "updated": report.updated, "messages": report.messages,
+            "errors": report.errors}
+
+
+@task(name="normalize", retries=1, retry_delay_seconds=2, retry_condition_fn=_retry_unless_user_error,
+      cache_key_fn=_stage_cache_key("normalize"))
+def normalize_task(root: str, slug: str) -> stages.StageOutcome:
+    project, settings = _project(root)
+    return _failing("normalize", root, slug, stages.run_normalize, project, settings, slug)
+
+
+@task(name="transcribe", retries=1, retry_delay_seconds=5, retry_condition_fn=_retry_unless_user_error,
+      cache_key_fn=_stage_cache_key("transcribe"))
+def transcribe_task(root: str, slug: str, show_progress: bool = False) -> stages.StageOutcome:
+    from pipeline.whisper_models import default_models_dir
+
+    project, settings = _project(root)
+    logger = get_run_logger()
+    artifact = create_progress_artifact(0.0, key=f"transcribe-{slug}", description=f"Transcribing {slug}")
+    bar = TerminalProgress(f"{slug}: transcribing", stream=sys.stderr) if show_progress else None
+    last_logged = [-1]
+
+    def progress(done: float, eta_s: float | None) -> None:
+        percent = int(done * 100)
+        if percent // 10 > last_logged[0]:
+            last_logged[0] = percent // 10
+            eta = f", about {eta_s:.0f} s left" if eta_s is not None else ""
+            logger.info("%s: transcribed %d %%%s", slug, percent, eta)
+            update_progress_artifact(artifact, float(percent))
+        if bar:
+            bar.update(done, eta_s)
+
+    models_dir = settings.transcribe.models_dir or default_models_dir()
+    with machine_slot("transcribe", settings.transcribe.max_concurrent):
+        try:
+            return _failing("transcribe", root, slug, stages.run_transcribe, project, settings, slug,
+                            models_dir=models_dir, progress=progress)
+        finally:
+            update_progress_artifact(artifact, 100.0)
+            if bar:
+                bar.close()
+
+
+@task(name="pair", retries=0, cache_key_fn=_stage_cache_key("pair"))
+def pair_task(root: str, slug: str) -> stages.StageOutcome:
+    project, settings = _project(root)
+    return _failing("pair", root, slug, stages.run_pair, project, settings, slug)
+
+
+@task(name="review gate")
+def review_task(root: str, slug: str, approve: bool) -> stages.StageOutcome:
+    project, settings = _project(root)
+    outcome = _failing("review", root, slug, stages.run_review_gate, project, settings, slug, approve=approve)
+    record = episodes.load_record(project.episode(slug))
+    if record.state is EpisodeState.awaiting_review:
+        create_markdown_artifact(
+            markdown=review_summary(project, settings, slug), key=f"review-{slug}",
+            description=f"{slug} is waiting for review",
+        )
+    return outcome
+
+
+@task(name="publish", retries=1, retry_delay_seconds=2, retry_condition_fn=_retry_unless_user_error,
+      cache_key_fn=_stage_cache_key("publish"))
+def publish_task(root: str, slug: str) -> stages.StageOutcome:
+    project, settings = _project(root)
+    return _failing("publish", root, slug, stages.run_publish, project, settings, slug)
+
+
+def review_summary(project: ProjectLayout, settings: Settings, slug: str) -> str:
+    from pipeline.status import episode_row
+
+    row = episode_row(project, slug)
+    url = f"http://127.0.0.1:{settings.review.port}/episodes/{slug}"
+    return (
+        f"# {row.title}\n\n| | |\n|---|---|\n| duration | {row.duration} |\n| language | {row.language} |\n"
+        f"| flagged segments | {row.flagged} |\n| coverage | {row.coverage} |\n\n"
+        f"Review it: run `diptych review {slug}` and open {url}\n"
+    )
+
+
+@flow(name="process-episode", log_prints=False)
+def process_episode(root: str, slug: str, approve: bool = False, show_progress: bool = False) -> str:
+    """One episode as far as it can go: to awaiting_review, or (approved) to published."""
+    normalize_task(root, slug)
+    transcribe_task(root, slug, show_progress)
+    pair_task(root, slug)
+    review_task(root, slug, approve)
+    publish_task(root, slug)
+    project, _ = _project(root)
+    return str(episodes.load_record(project.episode(slug)).state)
+
+
+@flow(name="publish-episode")
+def publish_episode(root: str, slug: str) -> str:
+    """Publishing alone (after an approval from the review page or the terminal)."""
+    publish_task(root, slug)
+    project, _ = _project(root)
+    return str(episodes.load_record(project.episode(slug)).state)
+
+
+@task(name="episode")
+def episode_task(root: str, slug: str, approve: bool, show_progress: bool) -> str:
+    return process_episode(root, slug, approve, show_progress)
+
+
+def episodes_to_process(project: ProjectLayout) -> list[str]:
+    """Every episode not yet published, plus published ones (a no-op unless an input changed)."""
+    return [r.slug for r in episodes.all_records(project) if r.source_audio]
+
+
+@flow(name="process-inbox")
+def process_inbox(root: str, approve: bool = False, show_progress: bool = False) -> dict[str, Any]:
+    """Claim the inbox, then take every episode as far as it can go, several at a time."""
+    claimed = claim_task(root)
+    project, _ = _project(root)
+    slugs = episodes_to_process(project)
+    futures = {slug: episode_task.submit(root, slug, approve, show_progress) for slug in slugs}
+    results: dict[str, str] = {}
+    for slug, future in futures.items():
+        future.wait()
+        results[slug] = str(episodes.load_record(project.episode(slug)).state)
+    return {"claim": claimed, "episodes": results}
+
+
+def run_inbox(project: ProjectLayout, settings: Settings, *, approve: bool, show_progress: bool) -> dict[str, Any]:
+    runner = ThreadPoolTaskRunner(max_workers=settings.run.max_concurrent_episodes)
+    state = process_inbox.with_options(task_runner=runner)(
+        str(project.root), approve, show_progress, return_state=True
+    )
+    return state.result(raise_on_failure=False)  # type: ignore[no-any-return]
+
+
+def run_publish(project: ProjectLayout, slug: str) -> str:
+    return publish_episode(str(project.root), slug)
