@@ -1,13 +1,32 @@
 """Reading the creator's article: front matter, blocks with anchors, rendered HTML.
 
-(Contract only; the reader is being implemented.)
+Articles arrive as creators have them: Markdown with YAML front matter, plain text pasted out of a
+blog (one paragraph per line, WordPress shortcodes, broken list numbering, a trailing "Leave a
+comment"), or a saved HTML page. Every form ends as the same `Article`: sanitized HTML whose blocks
+carry stable ids, and the blocks' plain text for pairing with the recording.
 """
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+import markdown
+import yaml
+
+from pipeline import article_text
+from pipeline.article_html import extract_blocks, render, sanitize
+from pipeline.errors import ArticleError
+from pipeline.language import detect_language
+from pipeline.shortcodes import expand_shortcodes
+from pipeline.typography import fold
+
+log = logging.getLogger(__name__)
+
+SUFFIXES = frozenset({".md", ".markdown", ".txt", ".html", ".htm"})
+MARKDOWN_EXTENSIONS = ["extra", "sane_lists"]
 
 
 @dataclass(frozen=True)
@@ -18,6 +37,9 @@ class ArticleBlock:
     html: str  # sanitized HTML of this block alone
     anchor: str  # id used on the published page, unique within the article
     level: int | None = None  # heading level 1-6
+    # The heading that gave the article its title; Article.html leaves it out (the page shows the
+    # title itself, with this block's anchor as its id).
+    is_title: bool = False
 
 
 @dataclass(frozen=True)
@@ -33,7 +55,117 @@ class Article:
     def text(self) -> str:
         return "\n\n".join(b.text for b in self.blocks)
 
+    @property
+    def word_count(self) -> int:
+        return sum(len(b.text.split()) for b in self.blocks)
+
 
 def read_article(path: Path) -> Article:
     """Read a .md/.markdown/.txt/.html article; raise ArticleError with the file's name on failure."""
-    raise NotImplementedError
+    suffix = path.suffix.lower()
+    if suffix not in SUFFIXES:
+        raise ArticleError(
+            f"{path.name}: articles must be .md, .markdown, .txt or .html; rename or convert the file"
+        )
+    warnings: list[str] = []
+    text = article_text.decode(_read_bytes(path), name=path.name, warnings=warnings)
+    if suffix in (".html", ".htm"):
+        page = article_text.read_html_page(text)
+        front_matter: dict[str, Any] = page.meta
+        body_html = page.body
+    else:
+        front_matter, body = _split_front_matter(text, path)
+        body_html = _markdown_to_html(body, name=path.name, warnings=warnings)
+    return _build_article(body_html, front_matter, warnings)
+
+
+def _read_bytes(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except IsADirectoryError as exc:
+        raise ArticleError(f"{path.name}: is a folder, not an article file") from exc
+    except OSError as exc:
+        raise ArticleError(
+            f"{path.name}: cannot be read ({exc.strerror}); check the file's permissions"
+        ) from exc
+
+
+def _split_front_matter(text: str, path: Path) -> tuple[dict[str, Any], str]:
+    head, body = article_text.split_front_matter(text)
+    if head is None:
+        return {}, body
+    try:
+        data = yaml.safe_load(head)
+    except yaml.YAMLError as exc:
+        where = getattr(exc, "problem_mark", None)
+        line = f" at line {where.line + 2}" if where is not None else ""
+        raise ArticleError(f"{path.name}: front matter is not valid YAML{line}; fix it or remove it") from exc
+    if data is None:
+        return {}, body
+    if not isinstance(data, dict):
+        raise ArticleError(f"{path.name}: front matter must be 'key: value' lines between the --- lines")
+    return {str(k): v for k, v in data.items()}, body
+
+
+def _markdown_to_html(body: str, *, name: str, warnings: list[str]) -> str:
+    body, repairs = article_text.repair_typography(body)
+    if repairs:
+        warnings.append(f"{name}: repaired {repairs} mangled no-break space(s) (Mac Roman 'Ê')")
+    body, junk = article_text.drop_page_junk(body)
+    if junk:
+        warnings.append(f"{name}: dropped the page-template line '{junk}' at the end")
+    shortcodes = expand_shortcodes(body)
+    if shortcodes.dropped:
+        names = ", ".join(shortcodes.dropped)
+        warnings.append(f"{name}: removed unknown shortcode(s) [{names}] and kept their text")
+    prepared = article_text.prepare_markdown(shortcodes.text)
+    return markdown.markdown(prepared, extensions=MARKDOWN_EXTENSIONS, output_format="html")
+
+
+def _build_article(body_html: str, front_matter: dict[str, Any], warnings: list[str]) -> Article:
+    raw_blocks, tree = extract_blocks(sanitize(body_html))
+    title = _str_or_none(front_matter.get("title"))
+    title_index = _title_block(raw_blocks, title)
+    if title is None and title_index is not None:
+        title = raw_blocks[title_index].text
+    if title is None:
+        title = next((b.text for b in raw_blocks if b.kind == "heading"), None)
+    blocks = tuple(
+        ArticleBlock(i, b.kind, b.text, b.html, b.anchor, b.level, is_title=(i == title_index))
+        for i, b in enumerate(raw_blocks)
+    )
+    if title_index is not None:
+        _remove_element_with_id(tree, blocks[title_index].anchor)
+    if not blocks:
+        warnings.append("the article has no text: the episode will be published as audio only")
+    text = "\n".join(b.text for b in blocks)
+    language = _str_or_none(front_matter.get("language")) or detect_language(text)
+    for warning in warnings:
+        log.warning(warning)
+    html = sanitize("".join(render(c) for c in tree.children))
+    return Article(title, front_matter, blocks, html, language, tuple(warnings))
+
+
+def _title_block(blocks: list[Any], title: str | None) -> int | None:
+    """The first block is the title when it is a heading and no other title was given (or it repeats it)."""
+    if not blocks or blocks[0].kind != "heading":
+        return None
+    if title is None or fold(title) == fold(blocks[0].text):
+        return 0
+    return None
+
+
+def _remove_element_with_id(tree: Any, anchor: str) -> None:
+    for i, child in enumerate(tree.children):
+        if not isinstance(child, str) and child.attrs.get("id") == anchor:
+            del tree.children[i]
+            return
+        if not isinstance(child, str):
+            _remove_element_with_id(child, anchor)
+
+
+def _str_or_none(value: Any) -> str | None:
+    if value is None:
+        return None
+    text = str(value).strip()
+    return text or None

@@ -1,0 +1,217 @@
+"""Sanitized article HTML -> blocks with anchors, and the whole article re-rendered with those ids.
+
+The HTML (from Markdown or from an .html article) is sanitized with nh3 first, then parsed into a
+small tree; every readable block (heading, paragraph, list item, quote, aside, code) gets an id so
+that the published page can link to it and put "▶ mm:ss" beside it.
+"""
+
+from __future__ import annotations
+
+import html
+from collections import Counter
+from dataclasses import dataclass, field
+from html.parser import HTMLParser
+
+import nh3
+
+from pipeline.typography import collapse_spaces, slugify
+
+VOID = frozenset({"img", "br", "hr", "wbr", "col", "area"})
+HEADINGS = {f"h{n}": n for n in range(1, 7)}
+# Elements whose content is page chrome or code, never article text.
+DROP_WITH_CONTENT = {"script", "style", "head", "nav", "footer", "form", "noscript", "template", "title"}
+ALLOWED_TAGS = (set(nh3.ALLOWED_TAGS) - {"nav", "footer"}) | {"aside", "figure", "figcaption", "section"}
+ALLOWED_ATTRIBUTES = {k: set(v) for k, v in nh3.ALLOWED_ATTRIBUTES.items()} | {
+    "*": {"id", "class", "lang", "title"},
+}
+CONTAINERS = frozenset(
+    {"div", "section", "article", "main", "header", "body", "html", "center", "hgroup", "details", "dl"}
+)
+BLOCK_KIND = {"p": "paragraph", "blockquote": "quote", "aside": "aside", "figure": "aside", "pre": "code"}
+BLOCK_KIND |= {"table": "paragraph", "dd": "paragraph", "dt": "paragraph", "summary": "paragraph"}
+ANCHOR_PREFIX = {"paragraph": "p", "list_item": "li", "quote": "q", "aside": "aside", "code": "code"}
+LIST_TAGS = frozenset({"ul", "ol"})
+_BREAKS = frozenset({"br", "p", "li", "tr", "td", "th", "figcaption", "div", "dd", "dt"})
+
+
+@dataclass
+class Node:
+    tag: str
+    attrs: dict[str, str] = field(default_factory=dict)
+    children: list[Node | str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class RawBlock:
+    kind: str
+    text: str
+    html: str
+    anchor: str
+    level: int | None
+
+
+def sanitize(fragment: str) -> str:
+    """nh3 with the article's allowance: no script, no on* attributes, no javascript: URLs."""
+    return nh3.clean(
+        fragment,
+        tags=ALLOWED_TAGS,
+        attributes=ALLOWED_ATTRIBUTES,
+        clean_content_tags=DROP_WITH_CONTENT,
+        url_schemes={"http", "https", "mailto"},
+        strip_comments=True,
+    )
+
+
+class _TreeBuilder(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.root = Node("root")
+        self.stack = [self.root]
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        node = Node(tag, {k: v or "" for k, v in attrs})
+        self.stack[-1].children.append(node)
+        if tag not in VOID:
+            self.stack.append(node)
+
+    def handle_endtag(self, tag: str) -> None:
+        for depth in range(len(self.stack) - 1, 0, -1):
+            if self.stack[depth].tag == tag:
+                del self.stack[depth:]
+                return
+
+    def handle_data(self, data: str) -> None:
+        self.stack[-1].children.append(data)
+
+
+def parse_tree(sanitized: str) -> Node:
+    builder = _TreeBuilder()
+    builder.feed(sanitized)
+    builder.close()
+    return builder.root
+
+
+def node_text(node: Node | str, *, skip_lists: bool = False) -> str:
+    """Plain text with typography kept; block-level breaks become spaces."""
+    parts: list[str] = []
+
+    def walk(n: Node | str) -> None:
+        if isinstance(n, str):
+            parts.append(n)
+            return
+        if skip_lists and n.tag in LIST_TAGS:
+            return
+        if n.tag == "img":
+            return
+        for child in n.children:
+            walk(child)
+        if n.tag in _BREAKS:
+            parts.append(" ")
+
+    walk(node)
+    return collapse_spaces("".join(parts))
+
+
+def render(node: Node | str) -> str:
+    if isinstance(node, str):
+        return html.escape(node, quote=False)
+    attrs = "".join(f' {k}="{html.escape(v, quote=True)}"' for k, v in node.attrs.items())
+    if node.tag in VOID:
+        return f"<{node.tag}{attrs}>"
+    inner = "".join(render(c) for c in node.children)
+    return f"<{node.tag}{attrs}>{inner}</{node.tag}>"
+
+
+def render_children(node: Node) -> str:
+    return "".join(render(c) for c in node.children)
+
+
+class _Collector:
+    """Walks the tree once: gives each block an anchor (set as its id) and records it."""
+
+    def __init__(self) -> None:
+        self.blocks: list[RawBlock] = []
+        self._counts: Counter[str] = Counter()
+        self._used: set[str] = set()
+
+    def anchor_for(self, kind: str, text: str) -> str:
+        if kind == "heading":
+            base = slugify(text) or "section"
+        else:
+            self._counts[kind] += 1
+            base = f"{ANCHOR_PREFIX[kind]}-{self._counts[kind]}"
+        anchor, n = base, 2
+        while anchor in self._used:
+            anchor, n = f"{base}-{n}", n + 1
+        self._used.add(anchor)
+        return anchor
+
+    def add(self, node: Node, kind: str, *, level: int | None = None, skip_lists: bool = False) -> None:
+        text = node_text(node, skip_lists=skip_lists)
+        if not text:
+            return
+        anchor = self.anchor_for(kind, text)
+        node.attrs = {"id": anchor} | {k: v for k, v in node.attrs.items() if k != "id"}
+        alone = Node(node.tag, node.attrs, [c for c in node.children if not _is_list(c)])
+        shown = alone if skip_lists else node
+        self.blocks.append(RawBlock(kind, text, sanitize(render(shown)), anchor, level))
+
+    def walk(self, parent: Node) -> None:
+        parent.children = _wrap_loose_inline(parent)
+        for child in parent.children:
+            if isinstance(child, Node):
+                self.visit(child)
+
+    def visit(self, node: Node) -> None:
+        if node.tag in HEADINGS:
+            self.add(node, "heading", level=HEADINGS[node.tag])
+        elif node.tag in LIST_TAGS:
+            for item in node.children:
+                if isinstance(item, Node) and item.tag == "li":
+                    self.add(item, "list_item", skip_lists=True)
+                    for sub in item.children:
+                        if _is_list(sub):
+                            self.visit(sub)  # type: ignore[arg-type]
+        elif node.tag in BLOCK_KIND:
+            self.add(node, BLOCK_KIND[node.tag])
+        elif node.tag in CONTAINERS:
+            self.walk(node)
+
+
+def _is_list(node: Node | str) -> bool:
+    return isinstance(node, Node) and node.tag in LIST_TAGS
+
+
+def _is_inline(node: Node | str) -> bool:
+    if isinstance(node, str):
+        return True
+    known_blocks = HEADINGS.keys() | LIST_TAGS | BLOCK_KIND.keys() | CONTAINERS | {"hr", "li"}
+    return node.tag not in known_blocks
+
+
+def _wrap_loose_inline(parent: Node) -> list[Node | str]:
+    """Text and inline elements directly inside a container become <p> paragraphs."""
+    out: list[Node | str] = []
+    run: list[Node | str] = []
+
+    def flush() -> None:
+        if run and node_text(Node("p", {}, list(run))):
+            out.append(Node("p", {}, list(run)))
+        run.clear()
+
+    for child in parent.children:
+        if _is_inline(child) and not (isinstance(child, Node) and child.tag == "br" and not run):
+            run.append(child)
+        else:
+            flush()
+            out.append(child)
+    flush()
+    return out
+
+
+def extract_blocks(sanitized: str) -> tuple[list[RawBlock], Node]:
+    """Blocks in reading order and the tree with the anchors set as ids."""
+    root = parse_tree(sanitized)
+    collector = _Collector()
+    collector.walk(root)
+    return collector.blocks, root
