@@ -21,7 +21,7 @@ from pathlib import Path
 from pipeline import episodes
 from pipeline.config import EpisodeMeta, parse_episode_meta
 from pipeline.errors import DiptychError, DropError
-from pipeline.frontmatter import read_front_matter
+from pipeline.frontmatter import decode_text, read_front_matter
 from pipeline.layout import EpisodeLayout, ProjectLayout, is_valid_slug
 from pipeline.models import EpisodeRecord
 from pipeline.store import sha256_file
@@ -180,7 +180,8 @@ def _title_for(drop: Drop, meta: EpisodeMeta) -> str:
     if meta.title:
         return meta.title
     if drop.article is not None:
-        for line in drop.article.read_text(encoding="utf-8", errors="replace").splitlines()[:80]:
+        text, _ = decode_text(drop.article.read_bytes(), name=drop.article.name)
+        for line in text.splitlines()[:80]:
             if match := re.match(r"^#{1,3}\s+(.+?)\s*#*\s*$", line):
                 return match.group(1)
     return drop.name.replace("_", " ").replace("-", " ").strip() or drop.name
@@ -210,12 +211,13 @@ def _claim_new(project: ProjectLayout, drop: Drop, meta: EpisodeMeta, audio_sha:
     base = slugify(meta.slug) if meta.slug else slugify(drop.name)
     slug = _unique_slug(project, base)
     layout = project.episode(slug)
+    title = _title_for(drop, meta)
     for path in drop.files:
         _move(path, layout.source_file(path.name))
     warnings = [] if drop.article else ["audio only: no article was dropped with the recording"]
     episodes.create_record(
         layout,
-        title=_title_for(drop, meta),
+        title=title,
         source_audio=drop.audio.name if drop.audio else None,
         source_article=drop.article.name if drop.article else None,
         source_cover=drop.cover.name if drop.cover else None,
