@@ -60,6 +60,19 @@ class TranscribeSettings(Section):
     max_concurrent: int = Field(1, ge=1, le=16)
     threads: int = Field(0, ge=0, le=256)  # 0: all cores
     models_dir: Path | None = None  # None: the user's cache folder
+    # faster-whisper only: CTranslate2 weight type on CPU.
+    compute_type: Literal["int8", "int8_float32", "float32"] = "int8"
+    # Feed each window's text to the next one (consistency) or not (a loop cannot spread).
+    condition_on_previous_text: bool = True
+    # Re-decode at higher temperatures when a window's output fails the thresholds below.
+    temperature_fallback: bool = True
+    compression_ratio_threshold: float | None = Field(2.4, gt=0.0)
+    logprob_threshold: float | None = Field(-1.0, le=0.0)
+    no_speech_threshold: float | None = Field(0.6, ge=0.0, le=1.0)
+    # Skip silences longer than this (s) around a likely invented segment (None: off).
+    hallucination_silence_threshold_s: float | None = Field(2.0, gt=0.0)
+    # 30 s windows spread over the episode that vote on the language when none is given.
+    language_windows: int = Field(5, ge=1, le=20)
 
 
 class PairingSettings(Section):
