@@ -83,6 +83,15 @@ def id3_tags(project: ProjectLayout, settings: Settings, layout: EpisodeLayout, 
     )
 
 
+def _tags_key(tags: object) -> str:
+    cover = getattr(tags, "cover", None)
+    return sha256_json({"tags": repr(tags), "cover": sha256_file(cover) if cover else None})
+
+
+def normalize_key(settings: Settings, record: EpisodeRecord) -> str:
+    return sha256_json({"audio": record.audio_sha256, "options": settings.audio.model_dump(mode="json")})
+
+
 def run_normalize(project: ProjectLayout, settings: Settings, slug: str) -> StageOutcome:
     from pipeline.audio import normalize_audio, write_tags
 
@@ -91,8 +100,8 @@ def run_normalize(project: ProjectLayout, settings: Settings, slug: str) -> Stag
     if not record.source_audio:
         raise DiptychError(f"{slug}: no recording in {layout.source_dir}: drop one in inbox/")
     tags = id3_tags(project, settings, layout, record)
-    key = sha256_json({"audio": record.audio_sha256, "options": settings.audio.model_dump(mode="json")})
-    tags_key = sha256_json({"tags": repr(tags), "cover": sha256_file(tags.cover) if tags.cover else None})
+    key = normalize_key(settings, record)
+    tags_key = _tags_key(tags)
     if _skip(record, "normalize", key, layout.master_mp3, layout.speech_wav, layout.loudness_json):
         if record.stage_hashes.get("tags") != tags_key:
             write_tags(layout.master_mp3, tags)
@@ -122,6 +131,12 @@ def _transcribe_options(settings: Settings) -> dict[str, object]:
     return opts
 
 
+def transcribe_key(settings: Settings, layout: EpisodeLayout, record: EpisodeRecord) -> str:
+    language = episode_meta(layout, record).language or settings.transcribe.language
+    return sha256_json({"audio": record.stage_hashes.get("normalize"), "language": language,
+                        "options": _transcribe_options(settings)})
+
+
 def run_transcribe(
     project: ProjectLayout, settings: Settings, slug: str, *, models_dir: Path, progress: Progress | None = None
 ) -> StageOutcome:
@@ -129,10 +144,8 @@ def run_transcribe(
 
     layout = project.existing_episode(slug)
     record = episodes.load_record(layout)
-    meta = episode_meta(layout, record)
-    language = meta.language or settings.transcribe.language
-    key = sha256_json({"audio": record.stage_hashes.get("normalize"), "language": language,
-                       "options": _transcribe_options(settings)})
+    key = transcribe_key(settings, layout, record)
+    language = episode_meta(layout, record).language or settings.transcribe.language
     if _skip(record, "transcribe", key, layout.draft_json):
         return StageOutcome(slug, "transcribe", False, "up to date")
     article = None
@@ -173,6 +186,12 @@ def current_transcript(layout: EpisodeLayout) -> tuple[Path, str]:
     return layout.draft_json, "draft"
 
 
+def pair_key(settings: Settings, layout: EpisodeLayout, record: EpisodeRecord) -> str:
+    path, _ = current_transcript(layout)
+    return sha256_json({"transcript": sha256_file(path) if path.exists() else None,
+                        "article": record.article_sha256, "options": settings.pairing.model_dump(mode="json")})
+
+
 def run_pair(project: ProjectLayout, settings: Settings, slug: str) -> StageOutcome:
     from pipeline.pairing import describe_coverage, pair_article
 
@@ -180,8 +199,7 @@ def run_pair(project: ProjectLayout, settings: Settings, slug: str) -> StageOutc
     record = episodes.load_record(layout)
     path, source = current_transcript(layout)
     transcript_sha = sha256_file(path)
-    key = sha256_json({"transcript": transcript_sha, "article": record.article_sha256,
-                       "options": settings.pairing.model_dump(mode="json")})
+    key = pair_key(settings, layout, record)
     if _skip(record, "pair", key, layout.pairing_json):
         return StageOutcome(slug, "pair", False, "up to date")
     article = load_article(layout, record)
@@ -258,3 +276,30 @@ def run_publish(project: ProjectLayout, settings: Settings, slug: str) -> StageO
         stage_hashes=_hashes(record, "publish", key),
     )
     return StageOutcome(slug, "publish", True, str(page))
+
+
+def cache_key(project: ProjectLayout, settings: Settings, slug: str, stage: str) -> str | None:
+    """The key under which a stage's finished work can be reused, or None when it must run:
+    its recorded key differs from its inputs' key, or its outputs are missing."""
+    layout = project.existing_episode(slug)
+    record = episodes.load_record(layout)
+    keys: dict[str, Callable[[], str]] = {
+        "normalize": lambda: normalize_key(settings, record)
+        + _tags_key(id3_tags(project, settings, layout, record)),
+        "transcribe": lambda: transcribe_key(settings, layout, record),
+        "pair": lambda: pair_key(settings, layout, record),
+        "publish": lambda: publish_key(project, settings, layout, record),
+    }
+    outputs = {
+        "normalize": [layout.master_mp3, layout.speech_wav, layout.loudness_json],
+        "transcribe": [layout.draft_json],
+        "pair": [layout.pairing_json],
+        "publish": [project.site_dir / slug / "index.html"],
+    }
+    key = keys[stage]()
+    recorded = record.stage_hashes.get(stage, "")
+    if stage == "normalize":
+        recorded += record.stage_hashes.get("tags", "")
+    if recorded != key or not all(p.exists() for p in outputs[stage]):
+        return None
+    return f"{stage}-{slug}-{sha256_json(key)[:32]}"
