@@ -38,6 +38,9 @@ class ShowSettings(Section):
     copyright: str | None = None
     locked: bool = True
     speaker: str | None = None  # the host's name, used for transcript speaker labels
+    # The feed's <podcast:guid>; by default the UUIDv5 of the feed URL (podcast namespace rule).
+    # Set it to keep the show's identity when the site moves to another address.
+    podcast_guid: str | None = None
 
 
 class AudioSettings(Section):

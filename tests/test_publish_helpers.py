@@ -1,0 +1,151 @@
+"""Real episode workspaces for the publishing tests and benchmark (no tests here).
+
+Audio is real (a recording from ../shared/testdata/speech, encoded to MP3 with ffmpeg); transcripts
+are either hand-made with word times (unit tests) or produced by the real Whisper model
+(integration tests, see `whisper_transcript`).
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+from datetime import UTC, datetime
+from pathlib import Path
+
+from pipeline.episodes import create_record, set_state, update_record
+from pipeline.layout import EpisodeLayout, ProjectLayout
+from pipeline.models import (
+    AudioOnlySpan,
+    Chapter,
+    Coverage,
+    EpisodeState,
+    PairedBlock,
+    Pairing,
+    Segment,
+    Transcript,
+    Word,
+)
+from pipeline.store import write_model
+
+
+
+def encode_mp3(source: Path, dest: Path, *, seconds: float | None = None, bitrate_k: int = 64) -> Path:
+    """Encode a real recording to MP3 (mono, 44.1 kHz), optionally cut to its first `seconds`."""
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    cut = ["-t", str(seconds)] if seconds else []
+    cmd = ["ffmpeg", "-nostdin", "-loglevel", "error", "-y", "-i", str(source), *cut]
+    cmd += ["-ac", "1", "-ar", "44100", "-b:a", f"{bitrate_k}k", "-map_metadata", "-1", str(dest)]
+    subprocess.run(cmd, check=True)
+    return dest
+
+
+def timed_words(text: str, *, start_s: float, end_s: float) -> list[Word]:
+    """Words spread evenly over [start_s, end_s] by length: a stand-in for a model's word times."""
+    tokens = text.split()
+    total = sum(len(t) + 1 for t in tokens)
+    words, at = [], start_s
+    for token in tokens:
+        length = (end_s - start_s) * (len(token) + 1) / total
+        words.append(Word(start_s=round(at, 3), end_s=round(at + length, 3), text=" " + token, probability=0.9))
+        at += length
+    return words
+
+
+def make_transcript(sentences: list[str], *, duration_s: float, language: str = "en") -> Transcript:
+    """A transcript whose segments share the duration in proportion to their length."""
+    total = sum(len(s) for s in sentences)
+    segments, at = [], 0.0
+    for i, sentence in enumerate(sentences):
+        span = duration_s * len(sentence) / total
+        words = timed_words(sentence, start_s=at, end_s=at + span * 0.95)
+        segments.append(Segment(id=i, start_s=round(at, 3), end_s=round(at + span * 0.95, 3), text=sentence, words=words))
+        at += span
+    return Transcript(
+        language=language, engine="test", model="hand-made", audio_sha256="0" * 64, duration_s=duration_s, segments=segments
+    )
+
+
+def pairing_for(paragraphs: list[str], transcript: Transcript) -> Pairing:
+    """Pair each article paragraph with the transcript words that say it (first words matched)."""
+    words = [w for s in transcript.segments for w in s.words]
+    norm = [re.sub(r"\W", "", w.text.lower()) for w in words]
+    blocks, chapters = [], []
+    cursor = 0
+    for index, paragraph in enumerate(paragraphs):
+        head = [re.sub(r"\W", "", t.lower()) for t in paragraph.split()[:4]]
+        anchor = f"p-{index + 1}"
+        hit = next(
+            (i for i in range(cursor, len(norm) - len(head) + 1) if norm[i : i + len(head)] == head), None
+        )
+        if hit is None:
+            blocks.append(PairedBlock(index=index, kind="paragraph", text=paragraph, anchor=anchor, status="text_only"))
+            continue
+        last = min(hit + len(paragraph.split()) - 1, len(words) - 1)
+        blocks.append(
+            PairedBlock(
+                index=index, kind="paragraph", text=paragraph, anchor=anchor, status="paired",
+                start_s=words[hit].start_s, end_s=words[last].end_s, score=0.9,
+            )
+        )
+        if index % 2 == 0:
+            chapters.append(Chapter(title=" ".join(paragraph.split()[:5]), start_s=words[hit].start_s, anchor=anchor))
+        cursor = last + 1
+    return Pairing(
+        blocks=blocks,
+        chapters=chapters,
+        coverage=Coverage(article_told=1.0, episode_covered=1.0),
+        method="test",
+        transcript_source="draft",
+        transcript_sha256="0" * 64,
+        article_sha256="0" * 64,
+    )
+
+
+def article_markdown(title: str, paragraphs: list[str], *, front_matter: str = "") -> str:
+    head = f"---\n{front_matter.strip()}\n---\n\n" if front_matter.strip() else ""
+    return head + f"# {title}\n\n" + "\n\n".join(paragraphs) + "\n"
+
+
+def make_episode(
+    project: ProjectLayout,
+    slug: str,
+    *,
+    title: str,
+    mp3: Path,
+    transcript: Transcript,
+    pairing: Pairing | None,
+    article: str | None,
+    state: EpisodeState = EpisodeState.approved,
+    reviewed: bool = True,
+    audio_only: list[AudioOnlySpan] | None = None,
+    published_at: datetime | None = None,
+    link_audio: bool = False,
+) -> EpisodeLayout:
+    """A workspace as the earlier stages leave it, in `state`."""
+    layout = project.episode(slug)
+    layout.source_dir.mkdir(parents=True, exist_ok=True)
+    record_fields: dict[str, object] = {"language": transcript.language, "duration_s": transcript.duration_s}
+    if article is not None:
+        (layout.source_dir / "article.md").write_text(article, encoding="utf-8")
+        record_fields["source_article"] = "article.md"
+    create_record(layout, title=title, **record_fields)
+    layout.audio_dir.mkdir(parents=True, exist_ok=True)
+    if link_audio:
+        layout.master_mp3.hardlink_to(mp3)
+    else:
+        shutil.copyfile(mp3, layout.master_mp3)
+    write_model(layout.reviewed_json if reviewed else layout.draft_json, transcript)
+    if pairing is not None:
+        if audio_only:
+            pairing = pairing.model_copy(update={"audio_only": audio_only})
+        write_model(layout.pairing_json, pairing)
+    for step in (EpisodeState.normalized, EpisodeState.transcribed, EpisodeState.paired, EpisodeState.awaiting_review):
+        set_state(layout, step, stage="test")
+    if state in (EpisodeState.approved, EpisodeState.published):
+        set_state(layout, EpisodeState.approved, stage="review")
+    if state is EpisodeState.published:
+        set_state(layout, EpisodeState.published, stage="publish", published_at=published_at or datetime.now(UTC))
+    elif published_at is not None:
+        update_record(layout, published_at=published_at)
+    return layout
