@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 
 from pipeline.errors import EpisodeNotFound
 from pipeline.layout import EpisodeLayout, ProjectLayout
-from pipeline.models import EpisodeRecord, EpisodeState, StageError, Transition
+from pipeline.models import EpisodeRecord, EpisodeState, StageError, Transition  # noqa: F401
 from pipeline.store import read_model, write_model
 
 log = logging.getLogger(__name__)

@@ -23,7 +23,7 @@ from pipeline.config import EpisodeMeta, parse_episode_meta
 from pipeline.errors import DiptychError, DropError
 from pipeline.frontmatter import decode_text, read_front_matter
 from pipeline.layout import EpisodeLayout, ProjectLayout, is_valid_slug
-from pipeline.models import EpisodeRecord
+from pipeline.models import EpisodeRecord, EpisodeState
 from pipeline.store import sha256_file
 
 log = logging.getLogger(__name__)
@@ -254,7 +254,12 @@ def _replace_sources(layout: EpisodeLayout, record: EpisodeRecord, drop: Drop, a
         }
     if drop.cover is not None:
         updates["source_cover"] = drop.cover.name
-    episodes.update_record(layout, **updates)
+    if drop.audio is not None:
+        # A new recording is a new episode to check: back to the start, review included.
+        episodes.set_state(layout, EpisodeState.received, stage="claim",
+                           message="new recording; the earlier one and its review are in history/", **updates)
+    else:
+        episodes.update_record(layout, **updates)
 
 
 def _existing_by_audio(project: ProjectLayout) -> dict[str, str]:

@@ -208,3 +208,22 @@ def test_status_json_lists_states(project, capsys):
     assert exit_info.value.code == 0
     rows = json.loads(capsys.readouterr().out)
     assert rows[0]["slug"] == "recap" and rows[0]["state"] == "received"
+
+
+def test_new_recording_for_the_same_slug_starts_a_new_review_and_keeps_the_old(project):
+    article = "---\nslug: recap\n---\n# Recap\n\nTexte.\n"
+    _drop(project.inbox, "recap", audio=b"take one", article=article)
+    claim_drops(project, settle_s=0.5)
+    layout = project.episode("recap")
+    layout.reviewed_json.parent.mkdir(parents=True)
+    layout.reviewed_json.write_text('{"edited": true}\n', encoding="utf-8")
+    episodes.set_state(layout, episodes.EpisodeState.published, stage="publish")
+    _drop(project.inbox, "recap-take-two", audio=b"take two", article=article)
+    report = claim_drops(project, settle_s=0.5)
+    assert report.updated == ["recap"] and report.claimed == []
+    record = episodes.load_record(layout)
+    assert record.state == "received" and record.source_audio == "recap-take-two.mp3"
+    assert not layout.reviewed_json.exists()
+    kept = list(layout.history_dir.glob("*/transcript/reviewed.json"))
+    assert len(kept) == 1 and kept[0].read_text(encoding="utf-8") == '{"edited": true}\n'
+    assert list(layout.history_dir.glob("*/source/recap.mp3"))
