@@ -1,0 +1,177 @@
+"""Review: load and save a person's review of the transcript, and record the decision.
+
+The edits themselves are pure functions in pipeline.review_edits (re-exported here). This module
+is the edge: reviewed.json is written only by `save_review`, which refuses a save based on an older
+version than the one on disk (another tab, another window, the command line), so no work is lost
+and nothing else's work is overwritten; draft.json is only ever read.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import logging
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from pipeline.episodes import load_record, set_state
+from pipeline.errors import ReviewError
+from pipeline.layout import EpisodeLayout
+from pipeline.models import EpisodeRecord, EpisodeState, Segment, Transcript
+from pipeline.review_edits import (
+    Match,
+    apply_text_edit,
+    can_undo,
+    display_text,
+    export_text,
+    find_matches,
+    import_text,
+    mark_checked,
+    merge_segments,
+    replace_all,
+    set_speaker,
+    split_segment,
+    undo_last,
+)
+from pipeline.store import read_model, sha256_file, write_model
+
+__all__ = [
+    "Match",
+    "apply_text_edit",
+    "approve_episode",
+    "can_undo",
+    "display_text",
+    "export_text",
+    "find_matches",
+    "import_text",
+    "load_draft",
+    "load_for_review",
+    "mark_checked",
+    "merge_segments",
+    "needs_check",
+    "replace_all",
+    "request_changes",
+    "review_is_stale",
+    "save_review",
+    "set_speaker",
+    "split_segment",
+    "todo_count",
+    "undo_last",
+]
+
+log = logging.getLogger(__name__)
+
+APPROVABLE = (EpisodeState.awaiting_review, EpisodeState.changes_requested, EpisodeState.published)
+REJECTABLE = (
+    EpisodeState.awaiting_review,
+    EpisodeState.changes_requested,
+    EpisodeState.approved,
+    EpisodeState.published,
+)
+MAX_NOTE_CHARS = 5000
+# reviewed.json is written with sorted keys and indent=2: "version" is the last top-level key.
+_TAIL_VERSION = re.compile(rb'\n  "version": (\d+)\n}\s*$')
+
+
+def load_draft(layout: EpisodeLayout) -> Transcript:
+    try:
+        return read_model(layout.draft_json, Transcript)
+    except FileNotFoundError as exc:
+        raise ReviewError(
+            f"{layout.slug}: no transcript to review yet ({layout.draft_json.name} is missing): "
+            "run 'diptych run' first"
+        ) from exc
+
+
+def load_for_review(layout: EpisodeLayout) -> Transcript:
+    """reviewed.json if a review has begun, else a new review (version 0) of draft.json."""
+    if layout.reviewed_json.exists():
+        return read_model(layout.reviewed_json, Transcript)
+    draft = load_draft(layout)
+    return draft.model_copy(
+        update={"version": 0, "based_on_sha256": sha256_file(layout.draft_json), "edits": []}
+    )
+
+
+def review_is_stale(layout: EpisodeLayout, t: Transcript) -> bool:
+    """Was the machine transcript made again after this review began (a new recording)?"""
+    return (
+        t.based_on_sha256 is not None
+        and layout.draft_json.exists()
+        and sha256_file(layout.draft_json) != t.based_on_sha256
+    )
+
+
+def _disk_version(path: Path) -> int:
+    """The version of reviewed.json on disk (0: none yet), read from its tail when possible."""
+    try:
+        with path.open("rb") as fh:
+            size = fh.seek(0, 2)
+            fh.seek(max(0, size - 64))
+            m = _TAIL_VERSION.search(fh.read())
+    except FileNotFoundError:
+        return 0
+    return int(m.group(1)) if m else read_model(path, Transcript).version
+
+
+@contextmanager
+def _locked(layout: EpisodeLayout) -> Iterator[None]:
+    """One save at a time per episode, across threads and processes."""
+    layout.transcript_dir.mkdir(parents=True, exist_ok=True)
+    with (layout.transcript_dir / ".review.lock").open("a") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def save_review(layout: EpisodeLayout, transcript: Transcript, *, base_version: int) -> Transcript:
+    """Write reviewed.json as version base_version + 1, unless it changed since base_version."""
+    with _locked(layout):
+        on_disk = _disk_version(layout.reviewed_json)
+        if on_disk != base_version:
+            raise ReviewError(
+                f"{layout.slug}: the transcript changed in another tab/window: reload the page "
+                f"(version {on_disk} is saved, this page has version {base_version})"
+            )
+        based_on = transcript.based_on_sha256 or sha256_file(layout.draft_json)
+        saved = transcript.model_copy(update={"version": base_version + 1, "based_on_sha256": based_on})
+        write_model(layout.reviewed_json, saved)
+    log.info("%s: review saved (version %d)", layout.slug, saved.version)
+    return saved
+
+
+def needs_check(segment: Segment, low_confidence: float) -> bool:
+    """Flagged, or holding a word the model was unsure of, and not yet edited or confirmed."""
+    if segment.checked:
+        return False
+    return bool(segment.flags) or any(w.probability < low_confidence for w in segment.words)
+
+
+def todo_count(t: Transcript, low_confidence: float) -> int:
+    return sum(needs_check(s, low_confidence) for s in t.segments)
+
+
+def approve_episode(layout: EpisodeLayout) -> EpisodeRecord:
+    """The person approves the episode for publishing."""
+    record = load_record(layout)
+    if record.state not in APPROVABLE:
+        raise ReviewError(f"{layout.slug} is {record.state}: only an episode awaiting review can be approved")
+    return set_state(layout, EpisodeState.approved, stage="review", message="approved", review_note=None)
+
+
+def request_changes(layout: EpisodeLayout, note: str) -> EpisodeRecord:
+    """The person sends the episode back, saying what must change."""
+    note = note.strip()
+    if not note:
+        raise ReviewError(f"{layout.slug}: say what must change (the note is empty)")
+    if len(note) > MAX_NOTE_CHARS:
+        raise ReviewError(f"{layout.slug}: the note is too long (at most {MAX_NOTE_CHARS} characters)")
+    record = load_record(layout)
+    if record.state not in REJECTABLE:
+        raise ReviewError(f"{layout.slug} is {record.state}: it cannot be sent back for changes now")
+    return set_state(
+        layout, EpisodeState.changes_requested, stage="review", message="changes requested", review_note=note
+    )

@@ -1,0 +1,353 @@
+"""The review's editing core: timing survives edits, undo, find/replace, export/import, decisions."""
+
+from __future__ import annotations
+
+import random
+import re
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from pipeline import review
+from pipeline.episodes import create_record, load_record, set_state
+from pipeline.errors import ReviewError
+from pipeline.models import EpisodeState, Segment, Transcript, Word
+from pipeline.store import sha256_file, write_model
+
+UDHR = Path(__file__).resolve().parents[1].parent / "shared" / "testdata" / "speech" / "udhr-preamble-en.txt"
+
+
+def make_transcript(text: str, *, words_per_segment: int = 12, low_every: int = 17) -> Transcript:
+    """A transcript shaped like Whisper's: leading spaces, word times with pauses, a few unsure words."""
+    tokens = text.split()
+    segments, t, i = [], 0.3, 0
+    for seg_id, first in enumerate(range(0, len(tokens), words_per_segment)):
+        words = []
+        for token in tokens[first : first + words_per_segment]:
+            duration = 0.06 * len(token) + 0.05
+            prob = 0.31 if i % low_every == 5 else 0.93
+            words.append(Word(start_s=round(t, 3), end_s=round(t + duration, 3), text=f" {token}", probability=prob))
+            t += duration + 0.07
+            i += 1
+        flags = ["low_logprob"] if seg_id % 5 == 3 else []
+        segments.append(
+            Segment(
+                id=seg_id,
+                start_s=words[0].start_s - 0.02,
+                end_s=words[-1].end_s + 0.02,
+                text="".join(w.text for w in words),
+                words=words,
+                flags=flags,
+            )
+        )
+        t += 0.4
+    return Transcript(
+        language="en", engine="test", model="none", audio_sha256="0" * 64, duration_s=t + 1, segments=segments
+    )
+
+
+@pytest.fixture(scope="module")
+def draft() -> Transcript:
+    return make_transcript(UDHR.read_text(encoding="utf-8"))
+
+
+def all_words(t: Transcript) -> list[Word]:
+    return [w for s in t.segments for w in s.words]
+
+
+def assert_monotonic(t: Transcript) -> None:
+    previous_end = 0.0
+    for seg in t.segments:
+        assert seg.start_s >= previous_end - 1e-9, f"segment {seg.id} starts before the previous one ends"
+        assert seg.start_s <= seg.end_s
+        for w in seg.words:
+            assert seg.start_s - 1e-9 <= w.start_s <= w.end_s <= seg.end_s + 1e-9, (seg.id, w)
+            assert w.start_s >= previous_end - 1e-9, (seg.id, w, previous_end)
+            previous_end = w.end_s
+        previous_end = seg.end_s
+    ids = [s.id for s in t.segments]
+    assert len(ids) == len(set(ids))
+    for seg in t.segments:
+        assert " ".join(seg.text.split()) == " ".join(w.text.strip() for w in seg.words) or not seg.words
+
+
+def norm(text: str) -> str:
+    return re.sub(r"[^\w]+", "", text.casefold())
+
+
+def assert_survivors_keep_draft_times(t: Transcript, draft: Transcript) -> None:
+    """Every word still from the draft sits at the draft's times, in the draft's order."""
+    draft_words = all_words(draft)
+    vocabulary = {norm(w.text) for w in draft_words}
+    survivors = [w for w in all_words(t) if norm(w.text) in vocabulary]
+    k = 0
+    for w in survivors:
+        while k < len(draft_words) and not (
+            norm(draft_words[k].text) == norm(w.text)
+            and (draft_words[k].start_s, draft_words[k].end_s) == (w.start_s, w.end_s)
+        ):
+            k += 1
+        assert k < len(draft_words), f"{w.text!r} at {w.start_s}-{w.end_s} has lost its draft times"
+        k += 1
+
+
+def test_edit_keeps_unchanged_words_times_and_times_new_ones_in_the_gap(draft: Transcript) -> None:
+    seg = draft.segments[2]
+    tokens = review.display_text(seg).split()
+    new_tokens = [*tokens[:3], "freshly", "typed", *tokens[4:]]
+    edited = review.apply_text_edit(draft, seg.id, " ".join(new_tokens))
+    new_seg = edited.segments[2]
+    assert new_seg.text == " ".join(new_tokens)
+    assert [(w.start_s, w.end_s) for w in new_seg.words[:3]] == [(w.start_s, w.end_s) for w in seg.words[:3]]
+    assert [(w.start_s, w.end_s) for w in new_seg.words[5:]] == [(w.start_s, w.end_s) for w in seg.words[4:]]
+    # the two typed words share the replaced word's span, in order
+    replaced = seg.words[3]
+    typed = new_seg.words[3:5]
+    assert replaced.start_s <= typed[0].start_s < typed[0].end_s <= typed[1].start_s < typed[1].end_s
+    assert typed[1].end_s <= replaced.end_s
+    assert all(w.probability == 1.0 for w in typed)
+    assert (new_seg.start_s, new_seg.end_s) == (seg.start_s, seg.end_s)
+    assert new_seg.checked
+    assert edited.edits[-1].kind == "edit" and edited.edits[-1].after == " ".join(new_tokens)
+    assert draft.segments[2] == seg  # pure: the input is untouched
+    assert_monotonic(edited)
+
+
+def test_alignment_keeps_as_many_words_as_possible() -> None:
+    t = make_transcript("cooperation with the United Nations, the promotion")
+    edited = review.apply_text_edit(t, 0, "cooperation with United qz the promotion")
+    old = {w.text.strip(): w for w in t.segments[0].words if w.text.strip() in ("United", "promotion")}
+    new = {w.text.strip(): w for w in edited.segments[0].words}
+    assert new["United"] == old["United"] and new["promotion"] == old["promotion"]
+
+
+def test_case_and_punctuation_changes_keep_times(draft: Transcript) -> None:
+    seg = draft.segments[0]
+    text = review.display_text(seg).upper().replace(",", "")
+    edited = review.apply_text_edit(draft, seg.id, text)
+    assert [(w.start_s, w.end_s) for w in edited.segments[0].words] == [(w.start_s, w.end_s) for w in seg.words]
+    assert edited.segments[0].text == text
+
+
+def test_emptying_a_segment_removes_it(draft: Transcript) -> None:
+    edited = review.apply_text_edit(draft, 4, "   ")
+    assert 4 not in [s.id for s in edited.segments]
+    assert len(edited.segments) == len(draft.segments) - 1
+
+
+def test_merge_and_split(draft: Transcript) -> None:
+    a, b = draft.segments[1], draft.segments[2]
+    merged = review.merge_segments(draft, a.id)
+    m = merged.segments[1]
+    assert (m.start_s, m.end_s) == (a.start_s, b.end_s)
+    assert m.words == [*a.words, *b.words]
+    assert m.text == f"{review.display_text(a)} {review.display_text(b)}"
+    assert_monotonic(merged)
+    text = review.display_text(m)
+    offset = text.index(review.display_text(b))
+    split = review.split_segment(merged, m.id, offset)
+    first, second = split.segments[1], split.segments[2]
+    assert first.words == a.words and second.words == b.words
+    assert first.end_s == a.words[-1].end_s and second.start_s == b.words[0].start_s
+    assert second.id == max(s.id for s in draft.segments) + 1
+    assert_monotonic(split)
+    # an offset inside a word splits before that word
+    tokens = review.display_text(a).split()
+    long_word = next(k for k, tok in enumerate(tokens) if k > 0 and len(tok) > 2)
+    inside = review.split_segment(draft, a.id, len(" ".join(tokens[:long_word])) + 2)
+    assert inside.segments[1].words == a.words[:long_word]
+    with pytest.raises(ReviewError):
+        review.split_segment(draft, a.id, 0)
+    with pytest.raises(ReviewError):
+        review.merge_segments(draft, draft.segments[-1].id)
+
+
+def test_find_is_case_insensitive_and_whole_word(draft: Transcript) -> None:
+    matches = review.find_matches(draft, "RIGHTS")
+    texts = [m.text[m.start : m.end] for m in matches]
+    assert len(matches) >= 5 and all(t.lower() == "rights" for t in texts)
+    assert review.find_matches(draft, "right") == []  # only "rights" in the text: whole words
+    assert len(review.find_matches(draft, "right", whole_word=False)) >= len(matches)
+    replaced = review.replace_all(draft, "Rights", "entitlements")
+    assert review.find_matches(replaced, "rights") == []
+    assert len(review.find_matches(replaced, "entitlements")) == len(matches)
+    assert replaced.edits[-1].kind == "replace"
+    assert_monotonic(replaced)
+    assert_survivors_keep_draft_times(replaced, draft)
+    assert review.replace_all(draft, "no such words here", "x") is draft
+    with pytest.raises(ReviewError):
+        review.find_matches(draft, "  ")
+
+
+def test_speakers(draft: Transcript) -> None:
+    t = review.set_speaker(draft, "Ada Lovelace")
+    assert t.speaker == "Ada Lovelace"
+    t = review.set_speaker(t, "Grace", segment_id=3)
+    assert t.segments[3].speaker == "Grace" and t.segments[2].speaker is None
+    t = review.set_speaker(t, "", segment_id=3)
+    assert t.segments[3].speaker is None
+
+
+def test_undo_rebuilds_the_state_before_the_last_edit(draft: Transcript) -> None:
+    t1 = review.apply_text_edit(draft, 0, "Preamble and nothing else")
+    t2 = review.merge_segments(t1, 1)
+    t3 = review.undo_last(t2, draft)
+    assert t3.segments == t1.segments
+    t4 = review.undo_last(t3, draft)
+    assert t4.segments == draft.segments
+    assert [e.kind for e in t4.edits] == ["edit", "merge", "undo", "undo"]
+    with pytest.raises(ReviewError):
+        review.undo_last(t4, draft)
+
+
+def test_export_import_round_trip_and_edits(draft: Transcript) -> None:
+    text = review.export_text(draft)
+    assert text.splitlines()[0].startswith("[00:00] Preamble")
+    assert review.import_text(text, draft) is draft
+    lines = text.splitlines()
+    lines[2] = lines[2].replace("Whereas", "Considering", 1)
+    lines[4] = lines[4] + " " + lines[5].split("] ", 1)[1]  # two lines joined in the editor
+    del lines[5]
+    imported = review.import_text("\n".join(lines) + "\n", draft)
+    assert len(imported.segments) == len(draft.segments) - 1
+    assert review.display_text(imported.segments[2]).startswith(review.display_text(draft.segments[2]).split()[0])
+    assert "Considering" in imported.text
+    assert imported.edits[-1].kind == "import"
+    assert_monotonic(imported)
+    assert_survivors_keep_draft_times(imported, draft)
+    with pytest.raises(ReviewError):
+        review.import_text("no marks at all", draft)
+
+
+def _random_edit(rng: random.Random, t: Transcript, draft: Transcript, counter: list[int]) -> Transcript:
+    def fresh() -> str:
+        counter[0] += 1
+        return f"qz{counter[0]}"
+
+    seg = rng.choice(t.segments)
+    kind = rng.choice(["edit", "edit", "edit", "merge", "split", "replace", "import", "undo", "check"])
+    if kind == "edit":
+        tokens = review.display_text(seg).split()
+        for _ in range(rng.randint(1, 3)):
+            pos = rng.randint(0, len(tokens))
+            action = rng.choice(["insert", "delete", "replace", "case"])
+            if action == "insert":
+                tokens[pos:pos] = [fresh() for _ in range(rng.randint(1, 3))]
+            elif tokens and pos < len(tokens):
+                tokens[pos : pos + 1] = {
+                    "delete": [],
+                    "replace": [fresh()],
+                    "case": [tokens[pos].upper() + ","],
+                }[action]
+        return review.apply_text_edit(t, seg.id, " ".join(tokens))
+    if kind == "merge" and seg is not t.segments[-1]:
+        return review.merge_segments(t, seg.id)
+    if kind == "split" and len(seg.text.split()) > 1:
+        text = review.display_text(seg)
+        return review.split_segment(t, seg.id, rng.randint(text.index(" ") + 1, len(text) - 1))
+    if kind == "replace":
+        word = rng.choice(review.display_text(seg).split())
+        if norm(word):
+            return review.replace_all(t, re.sub(r"[^\w]", "", word) or word, fresh())
+    if kind == "import":
+        lines = review.export_text(t).splitlines()
+        j = rng.randrange(len(lines))
+        lines[j] = f"{lines[j]} {fresh()}"
+        if rng.random() < 0.5 and j + 1 < len(lines):
+            lines[j] = lines[j] + " " + lines.pop(j + 1).split("] ", 1)[1]
+        return review.import_text("\n".join(lines), t)
+    if kind == "undo" and review.can_undo(t):
+        return review.undo_last(t, draft)
+    if kind == "check":
+        return review.mark_checked(t, seg.id)
+    return t
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_random_edits_keep_times_monotonic_and_undo_exact(draft: Transcript, seed: int) -> None:
+    rng = random.Random(seed)
+    counter = [0]
+    t = draft
+    states = [draft.segments]  # segments after each edit that is still in effect
+    for _ in range(60):
+        before_kinds = len(t.edits)
+        new = _random_edit(rng, t, draft, counter)
+        if len(new.edits) > before_kinds:
+            if new.edits[-1].kind == "undo":
+                states.pop()
+                assert new.segments == states[-1], "undo did not give back the state before the edit"
+            else:
+                states.append(new.segments)
+        t = new
+        assert_monotonic(t)
+        assert_survivors_keep_draft_times(t, draft)
+    assert len(t.edits) > 20
+
+
+def test_needs_check_counts_flags_and_unsure_words(draft: Transcript) -> None:
+    todo = review.todo_count(draft, 0.5)
+    assert todo == sum(1 for s in draft.segments if s.flags or any(w.probability < 0.5 for w in s.words))
+    flagged = next(s for s in draft.segments if review.needs_check(s, 0.5))
+    checked = review.mark_checked(draft, flagged.id)
+    assert review.todo_count(checked, 0.5) == todo - 1
+    edited = review.apply_text_edit(draft, flagged.id, review.display_text(flagged) + " indeed")
+    assert review.todo_count(edited, 0.5) == todo - 1
+
+
+# ---------------------------------------------------------------- workspace: load, save, decide
+
+
+@pytest.fixture
+def episode(project, draft: Transcript):
+    layout = project.episode("udhr-preamble")
+    create_record(layout, title="Preamble")
+    write_model(layout.draft_json, draft)
+    set_state(layout, EpisodeState.awaiting_review, stage="pair")
+    return layout
+
+
+def test_load_save_versions_and_stale_saves(episode) -> None:
+    draft_sha = sha256_file(episode.draft_json)
+    t = review.load_for_review(episode)
+    assert t.version == 0 and t.based_on_sha256 == draft_sha and not episode.reviewed_json.exists()
+    t1 = review.save_review(episode, review.apply_text_edit(t, 0, "Preamble one"), base_version=0)
+    assert t1.version == 1
+    assert review.load_for_review(episode).segments[0].text == "Preamble one"
+    # another tab still holds version 0
+    with pytest.raises(ReviewError, match="another tab/window: reload"):
+        review.save_review(episode, review.apply_text_edit(t, 0, "Preamble two"), base_version=0)
+    assert review.load_for_review(episode).segments[0].text == "Preamble one"
+    t2 = review.save_review(episode, review.apply_text_edit(t1, 0, "Preamble three"), base_version=1)
+    assert t2.version == 2 and review.load_for_review(episode).version == 2
+    assert sha256_file(episode.draft_json) == draft_sha  # the draft never changes
+    assert not review.review_is_stale(episode, t2)
+    assert [p.name for p in episode.transcript_dir.iterdir() if p.name.endswith(".tmp")] == []
+
+
+def test_disk_version_falls_back_to_parsing(episode, draft: Transcript) -> None:
+    episode.reviewed_json.write_text(draft.model_copy(update={"version": 7}).model_dump_json(), encoding="utf-8")
+    with pytest.raises(ReviewError, match="version 7"):
+        review.save_review(episode, draft, base_version=3)
+
+
+def test_missing_draft_is_a_clear_error(project) -> None:
+    layout = project.episode("nothing-yet")
+    create_record(layout, title="x")
+    with pytest.raises(ReviewError, match="diptych run"):
+        review.load_for_review(layout)
+
+
+def test_decisions(episode) -> None:
+    record = review.request_changes(episode, "  Cut the intro.  ")
+    assert record.state == EpisodeState.changes_requested and record.review_note == "Cut the intro."
+    with pytest.raises(ReviewError):
+        review.request_changes(episode, "   ")
+    record = review.approve_episode(episode)
+    assert record.state == EpisodeState.approved and load_record(episode).review_note is None
+    with pytest.raises(ReviewError, match="approved"):
+        review.approve_episode(episode)
+    set_state(episode, EpisodeState.failed, stage="x")
+    with pytest.raises(ReviewError):
+        review.request_changes(episode, "no")
+    assert load_record(episode).history[-1].at <= datetime.now(UTC)
