@@ -34,7 +34,7 @@ from pipeline.review_edits import (
     split_segment,
     undo_last,
 )
-from pipeline.store import read_model, sha256_file, write_model
+from pipeline.store import read_model, sha256_file, write_bytes_atomic, write_model
 
 __all__ = [
     "Match",
@@ -138,9 +138,24 @@ def save_review(layout: EpisodeLayout, transcript: Transcript, *, base_version: 
             )
         based_on = transcript.based_on_sha256 or sha256_file(layout.draft_json)
         saved = transcript.model_copy(update={"version": base_version + 1, "based_on_sha256": based_on})
-        write_model(layout.reviewed_json, saved)
+        write_transcript(layout.reviewed_json, saved)
     log.info("%s: review saved (version %d)", layout.slug, saved.version)
     return saved
+
+
+def write_transcript(path: Path, t: Transcript) -> None:
+    """The bytes store.write_model writes (sorted keys, indent 2), atomically, ~20x faster.
+
+    A two-hour transcript is rewritten on every edit; the standard library's indenting encoder
+    takes 0.2-0.3 s for it here, orjson 0.01 s.
+    """
+    try:
+        import orjson
+    except ImportError:  # pragma: no cover - orjson is a dependency; keep working without it
+        write_model(path, t)
+        return
+    data = orjson.dumps(t.model_dump(mode="json"), option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS)
+    write_bytes_atomic(path, data + b"\n")
 
 
 def needs_check(segment: Segment, low_confidence: float) -> bool:

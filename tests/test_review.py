@@ -27,7 +27,9 @@ def make_transcript(text: str, *, words_per_segment: int = 12, low_every: int = 
         for token in tokens[first : first + words_per_segment]:
             duration = 0.06 * len(token) + 0.05
             prob = 0.31 if i % low_every == 5 else 0.93
-            words.append(Word(start_s=round(t, 3), end_s=round(t + duration, 3), text=f" {token}", probability=prob))
+            words.append(
+                Word(start_s=round(t, 3), end_s=round(t + duration, 3), text=f" {token}", probability=prob)
+            )
             t += duration + 0.07
             i += 1
         flags = ["low_logprob"] if seg_id % 5 == 3 else []
@@ -126,7 +128,9 @@ def test_case_and_punctuation_changes_keep_times(draft: Transcript) -> None:
     seg = draft.segments[0]
     text = review.display_text(seg).upper().replace(",", "")
     edited = review.apply_text_edit(draft, seg.id, text)
-    assert [(w.start_s, w.end_s) for w in edited.segments[0].words] == [(w.start_s, w.end_s) for w in seg.words]
+    assert [(w.start_s, w.end_s) for w in edited.segments[0].words] == [
+        (w.start_s, w.end_s) for w in seg.words
+    ]
     assert edited.segments[0].text == text
 
 
@@ -211,7 +215,9 @@ def test_export_import_round_trip_and_edits(draft: Transcript) -> None:
     del lines[5]
     imported = review.import_text("\n".join(lines) + "\n", draft)
     assert len(imported.segments) == len(draft.segments) - 1
-    assert review.display_text(imported.segments[2]).startswith(review.display_text(draft.segments[2]).split()[0])
+    assert review.display_text(imported.segments[2]).startswith(
+        review.display_text(draft.segments[2]).split()[0]
+    )
     assert "Considering" in imported.text
     assert imported.edits[-1].kind == "import"
     assert_monotonic(imported)
@@ -325,8 +331,17 @@ def test_load_save_versions_and_stale_saves(episode) -> None:
     assert [p.name for p in episode.transcript_dir.iterdir() if p.name.endswith(".tmp")] == []
 
 
+def test_reviewed_json_is_written_like_the_store_writes_json(episode, draft: Transcript) -> None:
+    from pipeline.store import dumps_json
+
+    saved = review.save_review(episode, review.set_speaker(draft, "Ada « É »"), base_version=0)
+    assert episode.reviewed_json.read_text(encoding="utf-8") == dumps_json(saved.model_dump(mode="json"))
+
+
 def test_disk_version_falls_back_to_parsing(episode, draft: Transcript) -> None:
-    episode.reviewed_json.write_text(draft.model_copy(update={"version": 7}).model_dump_json(), encoding="utf-8")
+    episode.reviewed_json.write_text(
+        draft.model_copy(update={"version": 7}).model_dump_json(), encoding="utf-8"
+    )
     with pytest.raises(ReviewError, match="version 7"):
         review.save_review(episode, draft, base_version=3)
 
