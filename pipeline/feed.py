@@ -95,7 +95,8 @@ def _q(ns: str, tag: str) -> str:
     return f"{{{ns}}}{tag}"
 
 
-def _sub(parent: ET.Element, tag: str, text: str | None = None, **attrs: str) -> ET.Element:
+def _sub(parent: ET.Element, tag: str, text: str | None = None, /, **attrs: str) -> ET.Element:
+    """A child element; keyword arguments are attributes (`text=` included, as itunes:category needs)."""
     element = ET.SubElement(parent, tag, attrs)
     if text is not None:
         element.text = text

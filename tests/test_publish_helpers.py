@@ -10,8 +10,11 @@ from __future__ import annotations
 import re
 import shutil
 import subprocess
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+
+import pytest
 
 from pipeline.episodes import create_record, set_state, update_record
 from pipeline.layout import EpisodeLayout, ProjectLayout
@@ -149,3 +152,76 @@ def make_episode(
     elif published_at is not None:
         update_record(layout, published_at=published_at)
     return layout
+
+
+# --- a small real show: one English and one French episode ------------------------------------------
+
+
+@dataclass(frozen=True)
+class RealAudio:
+    path: Path
+    text: str  # what the speaker says (the recording's reference text)
+
+
+@pytest.fixture(scope="session")
+def real_audio(speech: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, RealAudio]:
+    """Real recordings encoded once per session: 'en' (2:29, UDHR preamble), 'fr' (0:34)."""
+    folder = tmp_path_factory.mktemp("mp3")
+    return {
+        "en": RealAudio(
+            encode_mp3(speech / "udhr-preamble-en.mp3", folder / "en.mp3"),
+            (speech / "udhr-preamble-en.txt").read_text(encoding="utf-8"),
+        ),
+        "fr": RealAudio(
+            encode_mp3(speech / "ej-fra.m4a", folder / "fr.mp3"), (speech / "ej-fra.txt").read_text(encoding="utf-8")
+        ),
+    }
+
+
+def paragraphs_of(text: str) -> list[str]:
+    """The reference text's paragraphs (the UDHR's heading line dropped)."""
+    paras = [p.strip() for p in text.split("\n\n") if p.strip()]
+    return paras[1:] if paras and paras[0] == "Preamble" else paras
+
+
+def sentences_of(text: str) -> list[str]:
+    return [s for s in re.split(r"(?<=[.!?])\s+", " ".join(text.split())) if s]
+
+
+def mp3_duration(path: Path) -> float:
+    from mutagen.mp3 import MP3
+
+    return float(MP3(path).info.length)
+
+
+def add_english_episode(project: ProjectLayout, audio: RealAudio, slug: str = "preamble", **kw: object) -> EpisodeLayout:
+    paras = paragraphs_of(audio.text)
+    transcript = make_transcript(paras, duration_s=mp3_duration(audio.path), language="en")
+    article_paras = paras[:4] + ["A paragraph written for the page only, never read aloud."] + paras[4:]
+    pairing = pairing_for(article_paras, transcript)
+    spans = [AudioOnlySpan(start_s=60.0, end_s=70.0, text="An aside heard only in the episode.")]
+    fields: dict[str, object] = {
+        "title": "The Preamble",
+        "mp3": audio.path,
+        "transcript": transcript,
+        "pairing": pairing,
+        "article": article_markdown("The Preamble", article_paras),
+        "audio_only": spans,
+    }
+    fields.update(kw)
+    return make_episode(project, slug, **fields)  # type: ignore[arg-type]
+
+
+def add_french_episode(project: ProjectLayout, audio: RealAudio, slug: str = "bonjour", **kw: object) -> EpisodeLayout:
+    sentences = sentences_of(audio.text)
+    transcript = make_transcript(sentences, duration_s=mp3_duration(audio.path), language="fr")
+    paras = [" ".join(sentences[i : i + 2]) for i in range(0, len(sentences), 2)]
+    fields: dict[str, object] = {
+        "title": "Présentation d’Éric",
+        "mp3": audio.path,
+        "transcript": transcript,
+        "pairing": pairing_for(paras, transcript),
+        "article": article_markdown("Présentation", paras, front_matter="language: fr\ndescription: Qui est Éric ?"),
+    }
+    fields.update(kw)
+    return make_episode(project, slug, **fields)  # type: ignore[arg-type]
