@@ -5,10 +5,11 @@ written; a full build is made in a folder beside the site and swapped in with re
 named episodes makes their folders beside the old ones, swaps each, then replaces the home page and
 the feed atomically. The same inputs give the same bytes (no clock in any file).
 
-State: `publish_site` moves each episode it publishes for the first time to `published` itself and
-records `published_at` (the feed's pubDate) once and for all; `unpublish_episode` takes an episode
-back to `approved` with an "unpublish" transition, and full builds leave it out until it is approved
-again or named explicitly.
+State: `publish_site` changes no state; it records `published_at` (the feed's pubDate) once and for
+all when an episode first goes on the site, and returns the approved episodes it put there
+(`newly_published`) for the caller to move to `published`. `unpublish_episode` takes an episode off
+the site and back to `approved` with an "unpublish" transition (`is_unpublished`); full builds leave
+such an episode out until it is approved again or named explicitly.
 """
 
 from __future__ import annotations
@@ -58,7 +59,7 @@ class PublishResult:
     site_dir: Path
     published: tuple[str, ...]  # every episode on the site after this build, newest first
     rebuilt: tuple[str, ...]  # the episodes whose folders this build wrote
-    newly_published: tuple[str, ...]  # moved to `published` by this build
+    newly_published: tuple[str, ...]  # approved episodes now on the site: the caller marks them published
     warnings: tuple[str, ...] = field(default_factory=tuple)
 
     @property
@@ -375,7 +376,7 @@ def _staging(project: ProjectLayout) -> Iterator[Path]:
         shutil.rmtree(staging, ignore_errors=True)
 
 
-def _held_back(record: EpisodeRecord) -> bool:
+def is_unpublished(record: EpisodeRecord) -> bool:
     """Unpublished on purpose: only approving again (or naming it) brings it back."""
     return bool(record.history) and record.history[-1].stage == UNPUBLISH_STAGE
 
@@ -389,7 +390,7 @@ def _candidates(project: ProjectLayout, settings: Settings, named: set[str]) -> 
             if slug in named:
                 raise PublishError(f"cannot publish '{slug}': it is {record.state}; approve it first")
             continue
-        if slug in named or not _held_back(record):
+        if slug in named or not is_unpublished(record):
             sources.append(load_source(layout, settings))
     return sources
 
@@ -434,20 +435,17 @@ def _build_some(
     return listed
 
 
-def _mark_published(sources: list[EpisodeSource]) -> list[str]:
-    newly = []
+def _record_publication(sources: list[EpisodeSource]) -> list[str]:
+    """Keep each episode's first publication date for good; list those still to move to published."""
     for src in sources:
-        if src.record.state is EpisodeState.approved:
-            set_state(src.layout, EpisodeState.published, stage="publish", published_at=src.published_at)
-            newly.append(src.slug)
-        elif src.record.published_at is None:
+        if src.record.published_at is None:
             update_record(src.layout, published_at=src.published_at)
-    return newly
+    return [s.slug for s in sources if s.record.state is EpisodeState.approved]
 
 
 def publish_site(project: ProjectLayout, settings: Settings, *, slugs: list[str] | None = None) -> PublishResult:
     """Build output/site/ for every approved or published episode (or rebuild only `slugs`'s folders,
-    the home page and the feed); move first-time episodes to `published`."""
+    the home page and the feed). The caller moves `newly_published` to the published state."""
     urls = SiteUrls(base=_base_url(settings))
     named = set(slugs or [])
     for slug in named:
@@ -460,7 +458,7 @@ def publish_site(project: ProjectLayout, settings: Settings, *, slugs: list[str]
             listed, rebuilt = sources, [s.slug for s in sources]
         else:
             listed, rebuilt = _build_some(project, sources, named, settings, urls), sorted(named)
-        newly = _mark_published(listed)
+        newly = _record_publication(listed)
     published = tuple(s.slug for s in _newest_first(listed))
     log.info("site built in %s: %d episodes (%d rebuilt)", project.site_dir, len(published), len(rebuilt))
     return PublishResult(project.site_dir, published, tuple(rebuilt), tuple(newly), tuple(warnings))
