@@ -1,0 +1,138 @@
+"""Word-level touches after the unit-level path: exact block starts when the episode reads the text,
+and short blocks ("The General Assembly,") found inside a unit that a neighbour took.
+
+Only used where the words match well; a block retold in other words keeps its unit-level span.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from difflib import SequenceMatcher
+
+from pipeline.pairing_spans import BlockSpan
+from pipeline.similarity import stems
+from pipeline.speech_units import TimedWord, Unit
+
+PREFIX_TOKENS = 8
+SEARCH_TOKENS = 25
+MIN_PREFIX_MATCH = 0.7
+MIN_BLOCK_MATCH = 0.6
+# A short block missing between two told neighbours is searched for only when it is this short.
+MAX_INSERT_TOKENS = 40
+
+
+@dataclass(frozen=True)
+class Tokens:
+    stems: tuple[str, ...]
+    words: tuple[TimedWord, ...]  # the word each stem came from
+    times: tuple[float, ...]  # start of that word
+
+
+def tokenize_units(units: Sequence[Unit]) -> Tokens:
+    out_stems: list[str] = []
+    out_words: list[TimedWord] = []
+    for unit in units:
+        for word in unit.words:
+            for stem in stems(word.text):
+                out_stems.append(stem)
+                out_words.append(word)
+    return Tokens(tuple(out_stems), tuple(out_words), tuple(w.start_s for w in out_words))
+
+
+def refine(
+    spans: dict[int, BlockSpan], texts: Sequence[str], tokens: Tokens, *, order: Sequence[int]
+) -> dict[int, BlockSpan]:
+    """Insert missing short blocks between told neighbours, then sharpen every start.
+
+    `order`: the matchable blocks' positions in article order (0..n-1).
+    """
+    spans = dict(spans)
+    for k in order:
+        if k not in spans:
+            _insert_between(k, spans, texts, tokens)
+    for k in sorted(spans, key=lambda b: spans[b].start_s):
+        _sharpen_start(k, spans, texts, tokens)
+    return spans
+
+
+def _insert_between(k: int, spans: dict[int, BlockSpan], texts: Sequence[str], tokens: Tokens) -> None:
+    block = stems(texts[k])
+    before, after = spans.get(k - 1), spans.get(k + 1)
+    if not block or len(block) > MAX_INSERT_TOKENS or before is None or after is None:
+        return
+    if not before.start_s <= after.start_s:
+        return
+    lo = _index_at(tokens, before.start_s)
+    hi = _index_at(tokens, after.end_s + 0.01)
+    found = _best_window(block, tokens.stems, lo, hi)
+    if found is None:
+        return
+    first, stop = found
+    start_s, end_s = tokens.times[first], tokens.words[stop - 1].end_s
+    spans[k] = BlockSpan(start_s, end_s, 1.0 * _match_share(block, tokens.stems[first:stop]))
+    if before.end_s > start_s:
+        spans[k - 1] = replace(before, end_s=max(before.start_s, _end_before(tokens, first)))
+    if after.start_s < end_s:
+        spans[k + 1] = replace(after, start_s=min(after.end_s, _start_after(tokens, stop)))
+
+
+def _best_window(block: list[str], seq: Sequence[str], lo: int, hi: int) -> tuple[int, int] | None:
+    size = len(block)
+    best: tuple[float, int] | None = None
+    for first in range(lo, max(lo, hi - size) + 1):
+        if seq[first] != block[0]:
+            continue
+        share = _match_share(block, seq[first : first + size])
+        if share >= MIN_BLOCK_MATCH and (best is None or share > best[0]):
+            best = (share, first)
+    return None if best is None else (best[1], best[1] + size)
+
+
+def _match_share(block: Sequence[str], window: Sequence[str]) -> float:
+    common = Counter(block) & Counter(window)
+    return sum(common.values()) / max(len(block), 1)
+
+
+def _sharpen_start(k: int, spans: dict[int, BlockSpan], texts: Sequence[str], tokens: Tokens) -> None:
+    prefix = stems(texts[k])[:PREFIX_TOKENS]
+    if len(prefix) < 2:
+        return
+    span = spans[k]
+    centre = _index_at(tokens, span.start_s)
+    best: tuple[float, int, int] | None = None
+    for first in range(max(0, centre - SEARCH_TOKENS), min(len(tokens.stems), centre + SEARCH_TOKENS)):
+        if tokens.stems[first] != prefix[0]:
+            continue
+        window = tokens.stems[first : first + len(prefix) + 2]
+        matcher = SequenceMatcher(None, prefix, window, autojunk=False)
+        share = sum(m.size for m in matcher.get_matching_blocks()) / len(prefix)
+        key = (share, -abs(first - centre), first)
+        if share >= MIN_PREFIX_MATCH and (best is None or key > best):
+            best = key
+    if best is None:
+        return
+    start_s = tokens.times[best[2]]
+    if start_s >= span.end_s:
+        return
+    spans[k] = replace(span, start_s=start_s)
+    for other, o in list(spans.items()):  # the block told just before now ends where this one starts
+        if other != k and o.start_s < start_s < o.end_s:
+            spans[other] = replace(o, end_s=_end_before(tokens, best[2]))
+
+
+def _index_at(tokens: Tokens, time_s: float) -> int:
+    """The first token starting at or after time_s."""
+    for i, t in enumerate(tokens.times):
+        if t >= time_s - 1e-6:
+            return i
+    return len(tokens.times)
+
+
+def _end_before(tokens: Tokens, index: int) -> float:
+    return tokens.words[index - 1].end_s if index > 0 else tokens.times[0]
+
+
+def _start_after(tokens: Tokens, index: int) -> float:
+    return tokens.times[index] if index < len(tokens.times) else tokens.words[-1].end_s
