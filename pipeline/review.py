@@ -38,6 +38,8 @@ from pipeline.store import read_model, sha256_file, write_bytes_atomic, write_mo
 
 __all__ = [
     "Match",
+    "ReviewStateError",
+    "StaleReviewError",
     "apply_text_edit",
     "approve_episode",
     "can_undo",
@@ -61,6 +63,15 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
+
+
+class StaleReviewError(ReviewError):
+    """The save was based on an older version than the one on disk."""
+
+
+class ReviewStateError(ReviewError):
+    """The episode's state does not allow this decision."""
+
 
 APPROVABLE = (EpisodeState.awaiting_review, EpisodeState.changes_requested, EpisodeState.published)
 REJECTABLE = (
@@ -132,7 +143,7 @@ def save_review(layout: EpisodeLayout, transcript: Transcript, *, base_version: 
     with _locked(layout):
         on_disk = _disk_version(layout.reviewed_json)
         if on_disk != base_version:
-            raise ReviewError(
+            raise StaleReviewError(
                 f"{layout.slug}: the transcript changed in another tab/window: reload the page "
                 f"(version {on_disk} is saved, this page has version {base_version})"
             )
@@ -173,7 +184,9 @@ def approve_episode(layout: EpisodeLayout) -> EpisodeRecord:
     """The person approves the episode for publishing."""
     record = load_record(layout)
     if record.state not in APPROVABLE:
-        raise ReviewError(f"{layout.slug} is {record.state}: only an episode awaiting review can be approved")
+        raise ReviewStateError(
+            f"{layout.slug} is {record.state}: only an episode awaiting review can be approved"
+        )
     return set_state(layout, EpisodeState.approved, stage="review", message="approved", review_note=None)
 
 
@@ -186,7 +199,7 @@ def request_changes(layout: EpisodeLayout, note: str) -> EpisodeRecord:
         raise ReviewError(f"{layout.slug}: the note is too long (at most {MAX_NOTE_CHARS} characters)")
     record = load_record(layout)
     if record.state not in REJECTABLE:
-        raise ReviewError(f"{layout.slug} is {record.state}: it cannot be sent back for changes now")
+        raise ReviewStateError(f"{layout.slug} is {record.state}: it cannot be sent back for changes now")
     return set_state(
         layout, EpisodeState.changes_requested, stage="review", message="changes requested", review_note=note
     )

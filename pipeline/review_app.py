@@ -1,0 +1,388 @@
+"""The review web app: FastAPI, server-side templates and one plain script; no network needed.
+
+It serves on 127.0.0.1 and trusts nobody else: every request must name an allowed Host (no DNS
+rebinding) and stay under 2 MB (pipeline.review_guard); pages need the server's token once (from
+the logged address, then a cookie); state-changing requests need the token in the X-Diptych-Token
+header and a same-origin Origin; every text is escaped by Jinja or set with textContent.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import logging
+import secrets
+import socket
+import threading
+import webbrowser
+from collections.abc import Callable
+from pathlib import Path
+from typing import Literal
+from urllib.parse import urlsplit
+
+import jinja2
+from fastapi import FastAPI, HTTPException, Request
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, PlainTextResponse, RedirectResponse
+from pydantic import BaseModel, ConfigDict, Field
+
+from pipeline import review
+from pipeline.article import read_article
+from pipeline.config import Settings
+from pipeline.episodes import load_record
+from pipeline.errors import DiptychError, EpisodeNotFound, ReviewError
+from pipeline.layout import EpisodeLayout, ProjectLayout, is_valid_slug
+from pipeline.models import Pairing, Transcript
+from pipeline.review import ReviewStateError, StaleReviewError
+from pipeline.review_guard import MAX_BODY_BYTES, TOKEN_HEADER, Guard, loopback_hosts
+from pipeline.review_view import (
+    build_rows,
+    clock,
+    episode_row,
+    flag_reason,
+    segment_json,
+    segments_patch,
+    sort_episodes,
+)
+from pipeline.store import read_model_or_none
+
+log = logging.getLogger(__name__)
+
+HERE = Path(__file__).resolve().parent
+STATIC_FILES = {"review.js": "text/javascript", "review.css": "text/css"}
+OnApprove = Callable[[str], None]
+
+
+class OpRequest(BaseModel):
+    """One edit from the page, made on top of `base_version`."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    base_version: int = Field(ge=0)
+    op: Literal["edit", "merge", "split", "replace", "speaker", "check", "undo", "import"]
+    segment_id: int | None = None
+    text: str = Field("", max_length=1_500_000)
+    offset: int = 0
+    find: str = Field("", max_length=500)
+    whole_word: bool = True
+
+
+class FindRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    find: str = Field(max_length=500)
+    whole_word: bool = True
+
+
+class NoteRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    note: str = Field(max_length=review.MAX_NOTE_CHARS)
+
+
+class _Transcripts:
+    """The transcript under review, kept in memory while reviewed.json is unchanged on disk."""
+
+    def __init__(self) -> None:
+        self._cache: dict[str, tuple[object, Transcript]] = {}
+        self.locks: dict[str, threading.Lock] = {}
+        self._guard = threading.Lock()
+
+    def lock(self, slug: str) -> threading.Lock:
+        with self._guard:
+            return self.locks.setdefault(slug, threading.Lock())
+
+    @staticmethod
+    def _signature(layout: EpisodeLayout) -> object:
+        path = layout.reviewed_json if layout.reviewed_json.exists() else layout.draft_json
+        try:
+            st = path.stat()
+        except FileNotFoundError:
+            return None
+        return (path.name, st.st_mtime_ns, st.st_size, st.st_ino)
+
+    def get(self, layout: EpisodeLayout) -> Transcript:
+        signature = self._signature(layout)
+        cached = self._cache.get(layout.slug)
+        if cached is not None and cached[0] == signature:
+            return cached[1]
+        t = review.load_for_review(layout)
+        self._cache[layout.slug] = (signature, t)
+        return t
+
+    def put(self, layout: EpisodeLayout, t: Transcript) -> None:
+        self._cache[layout.slug] = (self._signature(layout), t)
+
+
+def _apply(body: OpRequest, t: Transcript, layout: EpisodeLayout) -> Transcript:
+    sid = body.segment_id
+    if body.op in ("edit", "merge", "split", "check") and sid is None:
+        raise ReviewError(f"'{body.op}' needs a segment")
+    if body.op == "edit":
+        return review.apply_text_edit(t, sid or 0, body.text)
+    if body.op == "merge":
+        return review.merge_segments(t, sid or 0)
+    if body.op == "split":
+        return review.split_segment(t, sid or 0, body.offset)
+    if body.op == "replace":
+        return review.replace_all(t, body.find, body.text, whole_word=body.whole_word)
+    if body.op == "speaker":
+        return review.set_speaker(t, body.text, sid)
+    if body.op == "check":
+        return review.mark_checked(t, sid or 0)
+    if body.op == "undo":
+        return review.undo_last(t, review.load_draft(layout))
+    return review.import_text(body.text, t)
+
+
+def _article_texts(layout: EpisodeLayout, source_article: str | None) -> dict[int, str]:
+    """Block texts from the article itself; empty when it cannot be read (pairing.json has them too)."""
+    if not source_article:
+        return {}
+    try:
+        article = read_article(layout.source_dir / source_article)
+    except (DiptychError, NotImplementedError, OSError) as exc:
+        log.info("%s: article not read (%s); showing the paired blocks' text", layout.slug, exc)
+        return {}
+    return {b.index: b.text for b in article.blocks}
+
+
+def _templates() -> jinja2.Environment:
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(HERE / "templates" / "review"),
+        autoescape=True,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.globals.update(clock=clock, flag_reason=flag_reason, needs_check=review.needs_check)
+    return env
+
+
+def create_app(
+    project: ProjectLayout,
+    settings: Settings,
+    *,
+    token: str,
+    on_approve: OnApprove | None = None,
+    allowed_hosts: set[str] | None = None,
+) -> FastAPI:
+    """The review app for every episode of `project`; `token` guards it (see the module's doc)."""
+    if len(token) < 16:
+        raise ReviewError("the review token must be at least 16 characters")
+    app = FastAPI(title="diptych review", docs_url=None, redoc_url=None, openapi_url=None)
+    env = _templates()
+    transcripts = _Transcripts()
+    low = settings.review.low_confidence
+    cookie = "diptych_review_" + hashlib.sha256(token.encode()).hexdigest()[:10]
+
+    def layout_of(slug: str) -> EpisodeLayout:
+        if not is_valid_slug(slug):
+            raise HTTPException(404, "no such episode")
+        try:
+            return project.existing_episode(slug)
+        except EpisodeNotFound as exc:
+            raise HTTPException(404, "no such episode") from exc
+
+    def page_allowed(request: Request) -> bool:
+        given = request.cookies.get(cookie, "")
+        return hmac.compare_digest(given.encode(), token.encode())
+
+    def check_write(request: Request) -> None:
+        given = request.headers.get(TOKEN_HEADER, "")
+        if not hmac.compare_digest(given.encode(), token.encode()):
+            raise HTTPException(403, "missing or wrong review token: reload the page")
+        origin = request.headers.get("origin")
+        if origin is not None and urlsplit(origin).netloc != request.headers.get("host", ""):
+            raise HTTPException(403, "cross-site request refused")
+        if request.headers.get("sec-fetch-site", "same-origin") not in ("same-origin", "none"):
+            raise HTTPException(403, "cross-site request refused")
+
+    def render(name: str, **context: object) -> HTMLResponse:
+        html = env.get_template(name).render(token=token, low=low, **context)
+        return HTMLResponse(html, headers={"Cache-Control": "no-store"})
+
+    @app.middleware("http")
+    async def token_from_address(request: Request, call_next):  # type: ignore[no-untyped-def]
+        """The logged address carries ?token=...: trade it for a cookie and a clean address."""
+        given = request.query_params.get("token")
+        if request.method == "GET" and given is not None:
+            if not hmac.compare_digest(given.encode(), token.encode()):
+                return PlainTextResponse("wrong token: use the address diptych review printed", 403)
+            response = RedirectResponse(request.url.path, status_code=303)
+            response.set_cookie(cookie, token, httponly=True, samesite="strict", path="/")
+            return response
+        if request.method == "GET" and not request.url.path.startswith("/static/"):
+            if not page_allowed(request):
+                return PlainTextResponse(
+                    "open the address that diptych review printed (it holds a token)", 403
+                )
+        return await call_next(request)
+
+    @app.exception_handler(ReviewError)
+    async def review_error(_request: Request, exc: ReviewError) -> JSONResponse:
+        status = 409 if isinstance(exc, StaleReviewError | ReviewStateError) else 400
+        return JSONResponse({"error": str(exc)}, status_code=status)
+
+    @app.get("/", response_class=HTMLResponse)
+    def episodes_page() -> HTMLResponse:
+        rows = []
+        for slug in project.episode_slugs():
+            layout = project.episode(slug)
+            record = load_record(layout)
+            t = transcripts.get(layout) if layout.draft_json.exists() else None
+            rows.append(episode_row(record, t, read_model_or_none(layout.pairing_json, Pairing), low))
+        return render("list.html", episodes=sort_episodes(rows), show=settings.show)
+
+    @app.get("/episodes/{slug}", response_class=HTMLResponse)
+    def episode_page(slug: str) -> HTMLResponse:
+        layout = layout_of(slug)
+        record = load_record(layout)
+        t = transcripts.get(layout)
+        pairing = read_model_or_none(layout.pairing_json, Pairing)
+        texts = _article_texts(layout, record.source_article) if pairing else {}
+        return render(
+            "episode.html",
+            record=record,
+            t=t,
+            rows=build_rows(t, pairing),
+            pairing=pairing,
+            article_text=lambda block: texts.get(block.index, block.text),
+            todo=review.todo_count(t, low),
+            can_undo=review.can_undo(t),
+            stale=review.review_is_stale(layout, t),
+            speaker=t.speaker or settings.show.speaker or "",
+            has_audio=layout.master_mp3.exists(),
+        )
+
+    @app.get("/episodes/{slug}/audio.mp3")
+    def audio(slug: str) -> FileResponse:
+        layout = layout_of(slug)
+        if not layout.master_mp3.exists():
+            raise HTTPException(404, "no audio yet")
+        # FileResponse answers byte ranges (206): browsers need that to seek.
+        return FileResponse(layout.master_mp3, media_type="audio/mpeg")
+
+    @app.get("/episodes/{slug}/transcript.txt")
+    def export(slug: str) -> PlainTextResponse:
+        layout = layout_of(slug)
+        disposition = f'attachment; filename="{slug}-transcript.txt"'
+        return PlainTextResponse(
+            review.export_text(transcripts.get(layout)), headers={"Content-Disposition": disposition}
+        )
+
+    @app.get("/static/{name}")
+    def static(name: str) -> FileResponse:
+        if name not in STATIC_FILES:
+            raise HTTPException(404, "not found")
+        return FileResponse(HERE / "static" / name, media_type=STATIC_FILES[name])
+
+    @app.post("/api/episodes/{slug}/edit")
+    def edit(slug: str, body: OpRequest, request: Request) -> JSONResponse:
+        check_write(request)
+        layout = layout_of(slug)
+        with transcripts.lock(slug):
+            current = transcripts.get(layout)
+            new = _apply(body, current, layout) if current.version == body.base_version else None
+            if new is None:
+                raise StaleReviewError(
+                    f"{slug}: the transcript changed in another tab/window: reload the page "
+                    f"(version {current.version} is saved, this page has version {body.base_version})"
+                )
+            saved = (
+                current if new is current else review.save_review(layout, new, base_version=body.base_version)
+            )
+            transcripts.put(layout, saved)
+        return JSONResponse(
+            {
+                "version": saved.version,
+                "patch": segments_patch(current, saved, low),
+                "todo": review.todo_count(saved, low),
+                "can_undo": review.can_undo(saved),
+                "speaker": saved.speaker or "",
+            }
+        )
+
+    @app.post("/api/episodes/{slug}/find")
+    def find(slug: str, body: FindRequest, request: Request) -> JSONResponse:
+        check_write(request)
+        matches = review.find_matches(transcripts.get(layout_of(slug)), body.find, whole_word=body.whole_word)
+        shown = [
+            {
+                "segment_id": m.segment_id,
+                "before": m.text[max(0, m.start - 40) : m.start],
+                "match": m.text[m.start : m.end],
+                "after": m.text[m.end : m.end + 40],
+            }
+            for m in matches[:200]
+        ]
+        return JSONResponse({"count": len(matches), "matches": shown})
+
+    @app.get("/api/episodes/{slug}/segments/{segment_id}")
+    def one_segment(slug: str, segment_id: int) -> JSONResponse:
+        t = transcripts.get(layout_of(slug))
+        seg = next((s for s in t.segments if s.id == segment_id), None)
+        if seg is None:
+            raise HTTPException(404, "no such segment")
+        return JSONResponse(segment_json(seg, low))
+
+    @app.post("/api/episodes/{slug}/approve")
+    def approve(slug: str, request: Request) -> JSONResponse:
+        check_write(request)
+        record = review.approve_episode(layout_of(slug))
+        if on_approve is not None:
+            threading.Thread(target=_run_on_approve, args=(on_approve, slug), daemon=True).start()
+        return JSONResponse({"state": str(record.state)})
+
+    @app.post("/api/episodes/{slug}/request-changes")
+    def reject(slug: str, body: NoteRequest, request: Request) -> JSONResponse:
+        check_write(request)
+        record = review.request_changes(layout_of(slug), body.note)
+        return JSONResponse({"state": str(record.state), "note": record.review_note})
+
+    # Added last, so it runs first: nothing is read before the Host and the body size are checked.
+    app.add_middleware(Guard, allowed_hosts=allowed_hosts or loopback_hosts(), max_body=MAX_BODY_BYTES)
+    return app
+
+
+def _run_on_approve(on_approve: OnApprove, slug: str) -> None:
+    try:
+        on_approve(slug)
+    except Exception:  # a failed publish is logged; the approval itself stands
+        log.exception("%s: publishing after approval failed", slug)
+
+
+def _hosts_for(host: str) -> set[str]:
+    hosts = loopback_hosts() | {host.strip("[]")}
+    if host in ("0.0.0.0", "::", ""):
+        name = socket.gethostname()
+        hosts |= {name, socket.getfqdn()}
+        hosts |= set(socket.gethostbyname_ex(name)[2])
+    return {h.lower() for h in hosts}
+
+
+def serve(
+    project: ProjectLayout,
+    settings: Settings,
+    *,
+    host: str = "127.0.0.1",
+    port: int,
+    slug: str | None = None,
+    on_approve: OnApprove | None = None,
+    open_browser: bool = False,
+) -> None:
+    """Serve the review page until interrupted; logs the address to open (it holds the token)."""
+    import uvicorn
+
+    if host.strip("[]") not in loopback_hosts():
+        log.warning(
+            "review page served on %s: anyone who can reach this machine and has the token can edit", host
+        )
+    token = secrets.token_urlsafe(24)
+    app = create_app(project, settings, token=token, on_approve=on_approve, allowed_hosts=_hosts_for(host))
+    shown_host = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
+    path = f"episodes/{slug}" if slug else ""
+    url = f"http://{shown_host}:{port}/{path}?token={token}"
+    log.info("review page: %s", url)
+    if open_browser:
+        threading.Timer(1.0, webbrowser.open, args=(url,)).start()
+    config = uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False)
+    uvicorn.Server(config).run()

@@ -1,0 +1,188 @@
+"""What the review pages show: episode rows, and the transcript beside the article, row by row.
+
+Pure: takes loaded models, returns frozen dataclasses and JSON-able dicts for the templates and
+the page's script. Each article block that is paired sits in the row of the transcript passage
+it was paired with; text-only blocks follow the block before them in the article; transcript
+passages that no block covers are rows of their own, marked "only in the episode" when the
+pairing found them to be so.
+"""
+
+from __future__ import annotations
+
+import bisect
+from dataclasses import dataclass, field
+from datetime import date
+from itertools import groupby
+
+from pipeline.models import (
+    AudioOnlySpan,
+    EpisodeRecord,
+    EpisodeState,
+    PairedBlock,
+    Pairing,
+    Segment,
+    Transcript,
+)
+from pipeline.review import needs_check
+
+# Why a segment was flagged, in words a reviewer understands (the flags come from transcription).
+FLAG_REASONS = {
+    "no_speech": "maybe no speech here (noise or silence): listen and check",
+    "low_logprob": "the speech model was unsure of this passage",
+    "repetition": "repeated text: the speech model may have looped",
+    "compression": "repeated text: the speech model may have looped",
+    "invented": "possibly invented text (nothing said here)",
+    "hallucination": "possibly invented text (nothing said here)",
+    "music": "music or noise",
+}
+# Order of the episodes list: what needs a person first.
+STATE_RANK = {
+    EpisodeState.awaiting_review: 0,
+    EpisodeState.changes_requested: 1,
+    EpisodeState.failed: 2,
+    EpisodeState.approved: 3,
+    EpisodeState.published: 4,
+}
+
+
+@dataclass(frozen=True)
+class Row:
+    segments: tuple[Segment, ...]
+    blocks: tuple[PairedBlock, ...] = ()
+    only_audio: bool = False
+
+
+@dataclass(frozen=True)
+class EpisodeRow:
+    slug: str
+    title: str
+    state: str
+    day: date
+    duration_s: float | None
+    language: str | None
+    to_check: int | None  # None: no transcript yet
+    coverage: tuple[float, float] | None  # (article told, episode covered), shares 0-1
+    note: str | None = None
+    error: str | None = None
+    warnings: tuple[str, ...] = field(default_factory=tuple)
+
+
+def flag_reason(flag: str) -> str:
+    return FLAG_REASONS.get(flag, flag.replace("_", " "))
+
+
+def clock(seconds: float | None) -> str:
+    """0:42, 12:03, 1:02:03."""
+    if seconds is None:
+        return "–"
+    whole = int(max(seconds, 0.0))
+    h, rest = divmod(whole, 3600)
+    return f"{h}:{rest // 60:02d}:{rest % 60:02d}" if h else f"{rest // 60}:{rest % 60:02d}"
+
+
+def episode_row(
+    record: EpisodeRecord, t: Transcript | None, pairing: Pairing | None, low: float
+) -> EpisodeRow:
+    coverage = (pairing.coverage.article_told, pairing.coverage.episode_covered) if pairing else None
+    return EpisodeRow(
+        slug=record.slug,
+        title=record.title,
+        state=str(record.state),
+        day=record.created_at.date(),
+        duration_s=record.duration_s if record.duration_s is not None else (t.duration_s if t else None),
+        language=record.language or (t.language if t else None),
+        to_check=sum(needs_check(s, low) for s in t.segments) if t else None,
+        coverage=coverage,
+        note=record.review_note,
+        error=record.error.message if record.error else None,
+        warnings=tuple(record.warnings),
+    )
+
+
+def sort_episodes(rows: list[EpisodeRow]) -> list[EpisodeRow]:
+    """Awaiting review first, then what else needs a person; newest first within a state."""
+    by_day = sorted(rows, key=lambda r: (r.day, r.slug), reverse=True)
+    return sorted(by_day, key=lambda r: STATE_RANK.get(EpisodeState(r.state), 5))
+
+
+def _owner(blocks: list[PairedBlock], starts: list[float], seg: Segment) -> PairedBlock | None:
+    """The paired block whose time span holds the segment's middle (the latest starting one)."""
+    mid = (seg.start_s + seg.end_s) / 2
+    k = bisect.bisect_right(starts, mid) - 1
+    for candidate in range(k, max(k - 8, -1), -1):
+        block = blocks[candidate]
+        if block.end_s is not None and block.end_s >= mid:
+            return block
+    return None
+
+
+def _overlaps(spans: list[AudioOnlySpan], segments: tuple[Segment, ...]) -> bool:
+    lo, hi = segments[0].start_s, segments[-1].end_s
+    return any(min(hi, s.end_s) - max(lo, s.start_s) > 0.5 * min(hi - lo, s.end_s - s.start_s) for s in spans)
+
+
+def build_rows(t: Transcript, pairing: Pairing | None) -> list[Row]:
+    """The transcript in time order, cut into rows that each hold the article blocks told there."""
+    if pairing is None or not pairing.blocks:
+        return [Row(segments=tuple(t.segments))] if t.segments else []
+    paired = sorted(
+        (b for b in pairing.blocks if b.status == "paired" and b.start_s is not None and b.end_s is not None),
+        key=lambda b: (b.start_s, b.index),
+    )
+    starts = [b.start_s or 0.0 for b in paired]
+    rows: list[tuple[list[Segment], list[PairedBlock], bool]] = []
+    row_of: dict[int, int] = {}
+    for owner, group in groupby(t.segments, key=lambda s: _owner(paired, starts, s)):
+        segments = list(group)
+        blocks = []
+        if owner is not None and owner.index not in row_of:
+            row_of[owner.index] = len(rows)
+            blocks = [owner]
+        only = owner is None and _overlaps(pairing.audio_only, tuple(segments))
+        rows.append((segments, blocks, only))
+    leading: list[PairedBlock] = []
+    previous_row: int | None = None
+    for block in sorted(pairing.blocks, key=lambda b: b.index):
+        if block.index in row_of:
+            previous_row = row_of[block.index]
+        elif previous_row is None:
+            leading.append(block)
+        else:
+            rows[previous_row][1].append(block)
+    out = [Row(segments=(), blocks=tuple(leading))] if leading else []
+    out += [Row(tuple(s), tuple(sorted(b, key=lambda x: x.index)), only) for s, b, only in rows]
+    return out
+
+
+def segment_json(seg: Segment, low: float) -> dict[str, object]:
+    """What the page's script needs to draw one segment (the same markup as the template)."""
+    return {
+        "id": seg.id,
+        "start_s": seg.start_s,
+        "end_s": seg.end_s,
+        "text": " ".join(seg.text.split()),
+        "speaker": seg.speaker,
+        "words": [[w.start_s, w.text.strip(), round(w.probability, 2)] for w in seg.words],
+        "flags": [flag_reason(f) for f in seg.flags],
+        "todo": needs_check(seg, low),
+        "clock": clock(seg.start_s),
+    }
+
+
+def segments_patch(before: Transcript, after: Transcript, low: float) -> dict[str, object]:
+    """What changed between two versions, for the page to redraw only that."""
+    old = {s.id: s for s in before.segments}
+    new_ids = [s.id for s in after.segments]
+    new_set = set(new_ids)
+    changed, added = [], []
+    previous: int | None = None
+    for seg in after.segments:
+        if seg.id not in old:
+            added.append({"after": previous, "segment": segment_json(seg, low)})
+        elif old[seg.id] is not seg and old[seg.id] != seg:
+            changed.append(segment_json(seg, low))
+        previous = seg.id
+    kept_order = [i for i in new_ids if i in old]
+    reorder = kept_order != [s.id for s in before.segments if s.id in new_set]
+    removed = [i for i in old if i not in new_set]
+    return {"changed": changed, "added": added, "removed": removed, "reload": reorder}

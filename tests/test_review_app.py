@@ -1,0 +1,277 @@
+"""The review server over HTTP: pages, edits, conflicts, decisions, and each security guard."""
+
+from __future__ import annotations
+
+import shutil
+import threading
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+from test_review import make_transcript
+
+from pipeline.config import Settings
+from pipeline.episodes import create_record, load_record, set_state
+from pipeline.models import Coverage, EpisodeState, PairedBlock, Pairing, Transcript
+from pipeline.review_app import create_app
+from pipeline.store import read_model, sha256_file, write_model
+
+TOKEN = "t0ken-for-the-tests-0123456789"
+BASE = "http://127.0.0.1:8765"
+EVIL = "<script>alert('owned')</script>"
+
+
+def paragraphs(speech: Path) -> list[str]:
+    return [
+        p for p in (speech / "udhr-preamble-en.txt").read_text(encoding="utf-8").split("\n\n") if p.strip()
+    ]
+
+
+def build_episode(project, speech: Path, slug: str = "udhr-preamble", *, evil: bool = False) -> Transcript:
+    """A workspace with the real recording and a transcript/pairing built from its real text."""
+    layout = project.episode(slug)
+    paras = paragraphs(speech)
+    if evil:
+        paras[1] = f"{EVIL} {paras[1]}"
+    t = make_transcript("\n".join(paras))
+    create_record(layout, title=f"Preamble {EVIL}" if evil else "Preamble", source_article="article.md")
+    write_model(layout.draft_json, t)
+    layout.audio_dir.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(speech / "udhr-preamble-en.mp3", layout.master_mp3)
+    words = [w for s in t.segments for w in s.words]
+    blocks, pos = [], 0
+    for i, para in enumerate(paras):
+        n = len(para.split())
+        span = words[pos : pos + n]
+        status = "text_only" if i == 2 else "paired"
+        blocks.append(
+            PairedBlock(
+                index=i,
+                kind="paragraph",
+                text=para,
+                anchor=f"p{i}",
+                status=status,
+                start_s=span[0].start_s if status == "paired" else None,
+                end_s=span[-1].end_s if status == "paired" else None,
+                score=0.9 if status == "paired" else None,
+            )
+        )
+        pos += n
+    pairing = Pairing(
+        blocks=blocks,
+        coverage=Coverage(article_told=0.9, episode_covered=0.85),
+        method="test",
+        transcript_source="draft",
+        transcript_sha256=sha256_file(layout.draft_json),
+        article_sha256="0" * 64,
+    )
+    write_model(layout.pairing_json, pairing)
+    set_state(layout, EpisodeState.awaiting_review, stage="pair", duration_s=t.duration_s, language="en")
+    return t
+
+
+@pytest.fixture
+def approvals() -> list[str]:
+    return []
+
+
+@pytest.fixture
+def client(project, speech: Path, approvals: list[str]):
+    build_episode(project, speech)
+    done = threading.Event()
+
+    def on_approve(slug: str) -> None:
+        approvals.append(slug)
+        done.set()
+
+    app = create_app(project, Settings(), token=TOKEN, on_approve=on_approve)
+    with TestClient(app, base_url=BASE) as c:
+        c.approved = done  # type: ignore[attr-defined]
+        assert c.get(f"/?token={TOKEN}", follow_redirects=False).status_code == 303
+        yield c
+
+
+def post(c: TestClient, path: str, json: object, **headers: str):
+    return c.post(path, json=json, headers={"X-Diptych-Token": TOKEN, "Origin": BASE, **headers})
+
+
+def test_pages_need_the_token_once(project, speech: Path) -> None:
+    build_episode(project, speech)
+    app = create_app(project, Settings(), token=TOKEN)
+    with TestClient(app, base_url=BASE) as c:
+        assert c.get("/").status_code == 403
+        assert c.get("/?token=wrong").status_code == 403
+        r = c.get(f"/episodes/udhr-preamble?token={TOKEN}", follow_redirects=False)
+        assert r.status_code == 303 and r.headers["location"] == "/episodes/udhr-preamble"
+        assert (
+            "httponly" in r.headers["set-cookie"].lower()
+            and "samesite=strict" in r.headers["set-cookie"].lower()
+        )
+        page = c.get("/episodes/udhr-preamble")
+        assert page.status_code == 200 and "Whereas recognition" in page.text
+        assert "script-src 'self'" in page.headers["content-security-policy"]
+
+
+def test_episode_page_shows_transcript_article_and_flags(client: TestClient) -> None:
+    html = client.get("/episodes/udhr-preamble").text
+    assert 'class="lc" title="unsure word (31 %)"' in html
+    assert 'class="flag" title="the speech model was unsure of this passage"' in html
+    assert "only in the article" in html  # block 2 is text_only
+    assert (
+        html.count('class="play"')
+        == len(paragraphs(Path(__file__).parents[2] / "shared/testdata/speech")) - 1
+    )
+    assert 'data-token="' + TOKEN + '"' in html
+    listing = client.get("/").text
+    assert "udhr-preamble" in listing and "awaiting review" in listing and "article 90 %" in listing
+
+
+def test_edit_saves_reviewed_json_and_keeps_times(client: TestClient, project) -> None:
+    layout = project.episode("udhr-preamble")
+    draft = read_model(layout.draft_json, Transcript)
+    seg = draft.segments[1]
+    tokens = seg.text.split()
+    tokens[2] = "RECOGNITION!"
+    tokens[5] = "innate"
+    r = post(
+        client,
+        "/api/episodes/udhr-preamble/edit",
+        {"base_version": 0, "op": "edit", "segment_id": 1, "text": " ".join(tokens)},
+    )
+    assert r.status_code == 200, r.text
+    data = r.json()
+    assert data["version"] == 1 and [s["id"] for s in data["patch"]["changed"]] == [1]
+    reviewed = read_model(layout.reviewed_json, Transcript)
+    words = reviewed.segments[1].words
+    assert words[5].text == " innate"
+    for k, (old, new) in enumerate(zip(seg.words, words, strict=True)):
+        if k != 5:
+            assert (old.start_s, old.end_s) == (new.start_s, new.end_s)
+    assert read_model(layout.draft_json, Transcript) == draft
+    stale = post(
+        client, "/api/episodes/udhr-preamble/edit", {"base_version": 0, "op": "check", "segment_id": 3}
+    )
+    assert stale.status_code == 409 and "another tab/window" in stale.json()["error"]
+    undo = post(client, "/api/episodes/udhr-preamble/edit", {"base_version": 1, "op": "undo"})
+    assert undo.status_code == 200 and undo.json()["version"] == 2
+    assert read_model(layout.reviewed_json, Transcript).segments[1].words == seg.words
+
+
+def test_find_replace_and_export(client: TestClient, project) -> None:
+    found = post(
+        client, "/api/episodes/udhr-preamble/find", {"find": "human RIGHTS", "whole_word": True}
+    ).json()
+    assert found["count"] >= 3 and found["matches"][0]["match"].lower() == "human rights"
+    r = post(
+        client,
+        "/api/episodes/udhr-preamble/edit",
+        {"base_version": 0, "op": "replace", "find": "human rights", "text": "civil rights"},
+    )
+    assert r.status_code == 200
+    text = client.get("/episodes/udhr-preamble/transcript.txt").text
+    assert "civil rights" in text and "human rights" not in text.lower()
+    assert text.startswith("[00:00] ")
+
+
+def test_approve_and_request_changes(client: TestClient, project, approvals: list[str]) -> None:
+    layout = project.episode("udhr-preamble")
+    r = post(client, "/api/episodes/udhr-preamble/request-changes", {"note": "Fix the names <b>please</b>"})
+    assert r.status_code == 200 and r.json()["state"] == "changes_requested"
+    assert "Fix the names &lt;b&gt;please&lt;/b&gt;" in client.get("/episodes/udhr-preamble").text
+    r = post(client, "/api/episodes/udhr-preamble/approve", {})
+    assert r.status_code == 200 and r.json()["state"] == "approved"
+    assert client.approved.wait(5) and approvals == ["udhr-preamble"]  # type: ignore[attr-defined]
+    assert load_record(layout).state == EpisodeState.approved
+    again = post(client, "/api/episodes/udhr-preamble/approve", {})
+    assert again.status_code == 409 and "approved" in again.json()["error"]
+
+
+def test_audio_answers_byte_ranges(client: TestClient) -> None:
+    r = client.get("/episodes/udhr-preamble/audio.mp3", headers={"Range": "bytes=1000-1999"})
+    assert r.status_code == 206 and len(r.content) == 1000
+    assert r.headers["content-range"].startswith("bytes 1000-1999/")
+
+
+def test_state_changes_need_the_token_header(client: TestClient, project) -> None:
+    body = {"base_version": 0, "op": "check", "segment_id": 3}
+    assert client.post("/api/episodes/udhr-preamble/edit", json=body).status_code == 403
+    wrong = client.post("/api/episodes/udhr-preamble/edit", json=body, headers={"X-Diptych-Token": "x" * 30})
+    assert wrong.status_code == 403
+    assert client.post("/api/episodes/udhr-preamble/approve").status_code == 403
+    assert load_record(project.episode("udhr-preamble")).state == EpisodeState.awaiting_review
+    assert not project.episode("udhr-preamble").reviewed_json.exists()
+
+
+def test_cross_site_requests_are_refused(client: TestClient, project) -> None:
+    body = {"base_version": 0, "op": "check", "segment_id": 3}
+    r = post(client, "/api/episodes/udhr-preamble/edit", body, Origin="http://evil.example")
+    assert r.status_code == 403
+    r = post(client, "/api/episodes/udhr-preamble/approve", {}, **{"Sec-Fetch-Site": "cross-site"})
+    assert r.status_code == 403
+    # DNS rebinding: a page at evil.example that resolves to 127.0.0.1 sends Host: evil.example
+    r = client.get("/episodes/udhr-preamble", headers={"Host": "evil.example:8765"})
+    assert r.status_code == 400
+    r = client.post(
+        "/api/episodes/udhr-preamble/approve", headers={"Host": "evil.example", "X-Diptych-Token": TOKEN}
+    )
+    assert r.status_code == 400
+    assert load_record(project.episode("udhr-preamble")).state == EpisodeState.awaiting_review
+
+
+def test_bodies_are_size_limited(client: TestClient) -> None:
+    big = {"base_version": 0, "op": "import", "text": "[00:00] " + "x" * (2 * 1024 * 1024)}
+    assert post(client, "/api/episodes/udhr-preamble/edit", big).status_code == 413
+
+    def chunks():
+        for _ in range(40):
+            yield b"x" * 65536
+
+    r = client.post(
+        "/api/episodes/udhr-preamble/edit",
+        content=chunks(),
+        headers={"X-Diptych-Token": TOKEN, "Content-Type": "application/json"},
+    )
+    assert r.status_code == 413
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/episodes/..%2f..%2fstate",
+        "/episodes/..%2F..%2F..%2Fetc%2Fpasswd",
+        "/episodes/%2e%2e/audio.mp3",
+        "/episodes/UDHR-PREAMBLE",
+        "/episodes/udhr-preamble%00/audio.mp3",
+        "/episodes/no-such-episode",
+        "/static/..%2freview.py",
+        "/static/site.css",
+        "/episodes/udhr-preamble/..%2f..%2fstate.json",
+    ],
+)
+def test_paths_cannot_leave_the_workspace(client: TestClient, path: str) -> None:
+    r = client.get(path)
+    assert r.status_code == 404, (path, r.status_code, r.text[:200])
+
+
+def test_everything_shown_is_escaped(project, speech: Path) -> None:
+    build_episode(project, speech, evil=True)
+    app = create_app(project, Settings(), token=TOKEN)
+    with TestClient(app, base_url=BASE) as c:
+        c.get(f"/?token={TOKEN}")
+        for html in (c.get("/episodes/udhr-preamble").text, c.get("/").text):
+            assert "<script>alert" not in html
+            assert "&lt;script&gt;alert(&#39;owned&#39;)&lt;/script&gt;" in html
+        found = post(c, "/api/episodes/udhr-preamble/find", {"find": "script", "whole_word": False}).json()
+        assert found["count"] >= 1  # data goes back as JSON, shown with textContent by the page
+
+
+def test_episodes_list_puts_awaiting_review_first(project, speech: Path) -> None:
+    build_episode(project, speech, "a-published-one")
+    layout = project.episode("a-published-one")
+    set_state(layout, EpisodeState.approved, stage="review")
+    build_episode(project, speech, "z-waiting")
+    app = create_app(project, Settings(), token=TOKEN)
+    with TestClient(app, base_url=BASE) as c:
+        c.get(f"/?token={TOKEN}")
+        html = c.get("/").text
+    assert html.index("z-waiting") < html.index("a-published-one")
