@@ -103,6 +103,14 @@ class LoudnessReport(Strict):
     bitrate_kbps: int
     gain_db: float
     limited: bool
+    # Added by the audio stage (optional, so older files still load):
+    # "mono", "stereo", "dual-mono" (twin channels published as mono), "one-live-channel", "surround"...
+    input_layout: str | None = None
+    limiter_max_reduction_db: float | None = None
+    # How many times the MP3 was encoded before it met the target (1: first time).
+    encodes: int | None = None
+    # Things the creator should know, e.g. a truncated recording that was published as far as it goes.
+    warnings: list[str] = Field(default_factory=list)
 
 
 class Word(Strict):
