@@ -194,7 +194,8 @@ def _item_podcast(item: ET.Element, i: FeedItem) -> None:
 
 def render_feed(channel: FeedChannel, items: list[FeedItem]) -> bytes:
     """feed.xml: the same channel and items always give the same bytes (no clock involved)."""
-    items = sorted(items, key=lambda i: (i.published_at, i.guid), reverse=True)
+    # Newest first; items published at the same moment keep the order they were given in.
+    items = sorted(items, key=lambda i: i.published_at, reverse=True)
     rss = ET.Element("rss", {"version": "2.0"})
     ch = _sub(rss, "channel")
     last_build = items[0].published_at if items else None

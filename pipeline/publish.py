@@ -311,7 +311,7 @@ def _write_root(
         if not (root / cover_name).is_file() or (root / cover_name).read_bytes() != cover.read_bytes():
             _write_public(root / cover_name, cover.read_bytes())
         image = urls.at(cover_name)
-    items = [_feed_item(s, root / s.slug / f"{s.slug}.mp3", urls, settings, image) for s in sources]
+    items = [_feed_item(s, root / s.slug / f"{s.slug}.mp3", urls, settings, image) for s in _newest_first(sources)]
     _write_public(root / "feed.xml", render_feed(_channel(settings, urls, image), items))
     _write_public(root / "index.html", site.render_home_page(_home(sources, settings, urls, cover)).encode())
 
@@ -339,7 +339,8 @@ def _home(sources: list[EpisodeSource], settings: Settings, urls: SiteUrls, cove
 
 
 def _newest_first(sources: list[EpisodeSource]) -> list[EpisodeSource]:
-    return sorted(sources, key=lambda s: (s.published_at, s.record.guid), reverse=True)
+    """By publication, then by claim: episodes published by one build keep the order they arrived in."""
+    return sorted(sources, key=lambda s: (s.published_at, s.record.created_at, s.slug), reverse=True)
 
 
 # --- building and swapping -------------------------------------------------------------------------

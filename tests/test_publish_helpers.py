@@ -225,3 +225,40 @@ def add_french_episode(project: ProjectLayout, audio: RealAudio, slug: str = "bo
     }
     fields.update(kw)
     return make_episode(project, slug, **fields)  # type: ignore[arg-type]
+
+
+# --- a real transcript: the Whisper base model on the English recording -----------------------------
+
+
+@pytest.fixture(scope="session")
+def whisper_en(real_audio: dict[str, RealAudio]) -> Transcript:
+    """The English recording transcribed by the real Whisper base model (faster-whisper engine)."""
+    from pipeline.config import TranscribeSettings
+    from pipeline.store import sha256_file
+    from pipeline.transcribe import transcribe_audio
+    from pipeline.whisper_models import default_models_dir, install_model
+
+    models_dir = default_models_dir()
+    install_model("base", models_dir)
+    audio = real_audio["en"].path
+    settings = TranscribeSettings(engine="faster-whisper", language="en")
+    return transcribe_audio(audio, settings=settings, models_dir=models_dir, audio_sha256=sha256_file(audio))
+
+
+def add_whisper_episode(
+    project: ProjectLayout, audio: RealAudio, transcript: Transcript, slug: str = "preamble", **kw: object
+) -> EpisodeLayout:
+    """The English episode with the model's transcript and the article paired against its word times."""
+    paras = paragraphs_of(audio.text)
+    article_paras = paras[:4] + ["A paragraph written for the page only, never read aloud."] + paras[4:]
+    return make_episode(
+        project,
+        slug,
+        title="The Preamble",
+        mp3=audio.path,
+        transcript=transcript,
+        pairing=pairing_for(article_paras, transcript),
+        article=article_markdown("The Preamble", article_paras),
+        audio_only=[AudioOnlySpan(start_s=60.0, end_s=70.0, text="An aside heard only in the episode.")],
+        **kw,  # type: ignore[arg-type]
+    )
