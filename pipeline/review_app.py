@@ -22,7 +22,14 @@ from urllib.parse import urlsplit
 
 import jinja2
 from fastapi import FastAPI, HTTPException, Request
-from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, PlainTextResponse, RedirectResponse
+from fastapi.responses import (
+    FileResponse,
+    HTMLResponse,
+    JSONResponse,
+    PlainTextResponse,
+    RedirectResponse,
+    Response,
+)
 from pydantic import BaseModel, ConfigDict, Field
 
 from pipeline import review
@@ -210,7 +217,7 @@ def create_app(
             response = RedirectResponse(request.url.path, status_code=303)
             response.set_cookie(cookie, token, httponly=True, samesite="strict", path="/")
             return response
-        if request.method == "GET" and not request.url.path.startswith("/static/"):
+        if request.method == "GET" and not request.url.path.startswith(("/static/", "/favicon.ico")):
             if not page_allowed(request):
                 return PlainTextResponse(
                     "open the address that diptych review printed (it holds a token)", 403
@@ -268,6 +275,10 @@ def create_app(
         return PlainTextResponse(
             review.export_text(transcripts.get(layout)), headers={"Content-Disposition": disposition}
         )
+
+    @app.get("/favicon.ico")
+    def favicon() -> Response:
+        return Response(status_code=204)
 
     @app.get("/static/{name}")
     def static(name: str) -> FileResponse:

@@ -121,37 +121,61 @@ def _overlaps(spans: list[AudioOnlySpan], segments: tuple[Segment, ...]) -> bool
     return any(min(hi, s.end_s) - max(lo, s.start_s) > 0.5 * min(hi - lo, s.end_s - s.start_s) for s in spans)
 
 
+def _owners(pairing: Pairing) -> list[PairedBlock]:
+    """Blocks that own transcript passages: paired, timed, and not headings (a heading's span is its
+    whole section; it is shown above the section's first block instead)."""
+    return sorted(
+        (
+            b
+            for b in pairing.blocks
+            if b.status == "paired" and b.kind != "heading" and b.start_s is not None and b.end_s is not None
+        ),
+        key=lambda b: (b.start_s, b.index),
+    )
+
+
+def _place_rest(pairing: Pairing, row_of: dict[int, int], n_rows: int) -> dict[int, tuple[int, int]]:
+    """Row and order key of the blocks that own no passage: a heading goes before the next placed
+    block, anything else after the previous one (-1: a row before the first, n_rows: after the last)."""
+    ordered = sorted(pairing.blocks, key=lambda b: b.index)
+    placed: dict[int, tuple[int, int]] = {i: (row, 0) for i, row in row_of.items()}
+    for k, block in enumerate(ordered):
+        if block.index in placed:
+            continue
+        if block.kind == "heading":
+            after = next((row_of[b.index] for b in ordered[k + 1 :] if b.index in row_of), None)
+            placed[block.index] = (after, -1) if after is not None else (n_rows, 0)
+        else:
+            before = next((row_of[b.index] for b in reversed(ordered[:k]) if b.index in row_of), None)
+            placed[block.index] = (before, 1) if before is not None else (-1, 0)
+    return placed
+
+
 def build_rows(t: Transcript, pairing: Pairing | None) -> list[Row]:
     """The transcript in time order, cut into rows that each hold the article blocks told there."""
     if pairing is None or not pairing.blocks:
         return [Row(segments=tuple(t.segments))] if t.segments else []
-    paired = sorted(
-        (b for b in pairing.blocks if b.status == "paired" and b.start_s is not None and b.end_s is not None),
-        key=lambda b: (b.start_s, b.index),
-    )
-    starts = [b.start_s or 0.0 for b in paired]
-    rows: list[tuple[list[Segment], list[PairedBlock], bool]] = []
+    owners = _owners(pairing)
+    starts = [b.start_s or 0.0 for b in owners]
+    groups: list[tuple[list[Segment], bool]] = []
     row_of: dict[int, int] = {}
-    for owner, group in groupby(t.segments, key=lambda s: _owner(paired, starts, s)):
+    for owner, group in groupby(t.segments, key=lambda s: _owner(owners, starts, s)):
         segments = list(group)
-        blocks = []
         if owner is not None and owner.index not in row_of:
-            row_of[owner.index] = len(rows)
-            blocks = [owner]
+            row_of[owner.index] = len(groups)
         only = owner is None and _overlaps(pairing.audio_only, tuple(segments))
-        rows.append((segments, blocks, only))
-    leading: list[PairedBlock] = []
-    previous_row: int | None = None
-    for block in sorted(pairing.blocks, key=lambda b: b.index):
-        if block.index in row_of:
-            previous_row = row_of[block.index]
-        elif previous_row is None:
-            leading.append(block)
-        else:
-            rows[previous_row][1].append(block)
-    out = [Row(segments=(), blocks=tuple(leading))] if leading else []
-    out += [Row(tuple(s), tuple(sorted(b, key=lambda x: x.index)), only) for s, b, only in rows]
-    return out
+        groups.append((segments, only))
+    placed = _place_rest(pairing, row_of, len(groups))
+    blocks_in: dict[int, list[PairedBlock]] = {}
+    for block in pairing.blocks:
+        blocks_in.setdefault(placed[block.index][0], []).append(block)
+    for blocks in blocks_in.values():
+        blocks.sort(key=lambda b: (placed[b.index][1] if b.kind == "heading" else 0, b.index))
+    rows = [Row((), tuple(blocks_in[-1]))] if -1 in blocks_in else []
+    rows += [Row(tuple(s), tuple(blocks_in.get(k, ())), only) for k, (s, only) in enumerate(groups)]
+    if len(groups) in blocks_in:
+        rows.append(Row((), tuple(blocks_in[len(groups)])))
+    return rows
 
 
 def segment_json(seg: Segment, low: float) -> dict[str, object]:

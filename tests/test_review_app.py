@@ -275,3 +275,66 @@ def test_episodes_list_puts_awaiting_review_first(project, speech: Path) -> None
         c.get(f"/?token={TOKEN}")
         html = c.get("/").text
     assert html.index("z-waiting") < html.index("a-published-one")
+
+
+def _block(index: int, kind: str, status: str, start: float | None = None, end: float | None = None):
+    return PairedBlock(
+        index=index,
+        kind=kind,
+        text=f"block {index}",
+        anchor=f"b{index}",
+        status=status,
+        start_s=start,
+        end_s=end,
+        score=0.8 if status == "paired" else None,
+    )
+
+
+def test_rows_put_each_block_beside_its_passage() -> None:
+    from pipeline.models import AudioOnlySpan
+    from pipeline.review_view import build_rows
+
+    t = make_transcript(" ".join(f"w{k}" for k in range(120)), words_per_segment=10)
+    seg = t.segments  # 12 segments
+    pairing = Pairing(
+        blocks=[
+            _block(0, "heading", "paired", seg[0].start_s, seg[-1].end_s),  # a heading spans its section
+            _block(1, "paragraph", "paired", seg[0].start_s, seg[3].end_s),
+            _block(2, "paragraph", "text_only"),
+            _block(3, "heading", "paired", seg[7].start_s, seg[-1].end_s),
+            _block(4, "paragraph", "paired", seg[7].start_s, seg[-1].end_s),
+        ],
+        audio_only=[AudioOnlySpan(start_s=seg[4].start_s, end_s=seg[6].end_s, text="...")],
+        coverage=Coverage(article_told=0.8, episode_covered=0.7),
+        method="test",
+        transcript_source="draft",
+        transcript_sha256="0" * 64,
+        article_sha256="0" * 64,
+    )
+    rows = build_rows(t, pairing)
+    assert [[s.id for s in r.segments] for r in rows] == [[0, 1, 2, 3], [4, 5, 6], [7, 8, 9, 10, 11]]
+    assert [[b.index for b in r.blocks] for r in rows] == [[0, 1, 2], [], [3, 4]]
+    assert [r.only_audio for r in rows] == [False, True, False]
+    assert build_rows(t, None)[0].segments == tuple(t.segments)
+
+
+def test_only_in_the_episode_is_shown(project, speech: Path) -> None:
+    from pipeline.models import AudioOnlySpan
+
+    t = build_episode(project, speech)
+    layout = project.episode("udhr-preamble")
+    pairing = read_model(layout.pairing_json, Pairing)
+    blocks = [
+        b.model_copy(update={"status": "text_only", "start_s": None, "end_s": None}) if b.index == 1 else b
+        for b in pairing.blocks
+    ]
+    span = AudioOnlySpan(start_s=t.segments[1].start_s, end_s=t.segments[3].end_s, text="...")
+    write_model(layout.pairing_json, pairing.model_copy(update={"blocks": blocks, "audio_only": [span]}))
+    app = create_app(project, Settings(), token=TOKEN)
+    with TestClient(app, base_url=BASE) as c:
+        c.get(f"/?token={TOKEN}")
+        html = c.get("/episodes/udhr-preamble").text
+    assert html.count("only in the episode") == 1
+    row = html[html.index('<div class="row only-audio">') :]
+    row = row[: row.index('<div class="row', 10)]
+    assert 'id="s2"' in row and "only in the episode" in row

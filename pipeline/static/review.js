@@ -259,12 +259,11 @@
 
   function closeEditor() {
     if (!editing) return null;
-    const { el: node } = editing;
-    const box = node.querySelector(".editor");
-    if (box) box.remove();
-    node.classList.remove("editing");
     const was = editing;
-    editing = null;
+    editing = null; // first: removing the focused textarea fires focusout
+    const box = was.el.querySelector(".editor");
+    if (box) box.remove();
+    was.el.classList.remove("editing");
     return was;
   }
 
@@ -301,7 +300,12 @@
       return;
     }
     const block = target.closest(".blk[data-s]");
-    if (block && target.closest(".play")) { seek(Number(block.dataset.s), true); return; }
+    if (block && target.closest(".play")) {
+      target.closest(".play").blur();
+      seek(Number(block.dataset.s), true);
+      return;
+    }
+    if (target.closest("button")) target.closest("button").blur();
     if (!node) return;
     const word = target.closest(".tx > span[data-s]");
     select(node, false);
@@ -378,6 +382,7 @@
     if (!button || !audio) return;
     audio.playbackRate = Number(button.dataset.rate);
     for (const b of document.querySelectorAll(".speeds button")) b.classList.toggle("on", b === button);
+    button.blur(); // keep the keyboard shortcuts (space) for the player
   });
 
   $("next-todo").addEventListener("click", nextTodo);
