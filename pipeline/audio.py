@@ -21,7 +21,7 @@ import numpy as np
 from pipeline.audio_decode import AudioInfo, decode_audio, probe_audio, resample, stream_decode
 from pipeline.audio_dsp import Analysis, GainPlan, Trim, analyze, apply_plan, find_trim, plan_gain, undo_plan
 from pipeline.audio_encode import Id3Tags, encode_mp3, retag_atomic, tag_file, temp_path, write_speech_wav
-from pipeline.audio_measure import LoudnessMeter, Measurement, db_to_gain, gain_to_db, loudness_of
+from pipeline.audio_measure import LoudnessMeter, Measurement, db_to_gain, gain_to_db, loudness_of, sub_blocks
 from pipeline.config import AudioSettings
 from pipeline.errors import AudioDecodeError
 from pipeline.layout import EpisodeLayout
@@ -131,7 +131,7 @@ def _encode_to_target(
     a sine tone), so the plan aims above the target by the loss measured on an excerpt first.
     """
     sub = rate // 10
-    hp_lufs = loudness_of(analysis.hp_sub_energy[-(-trim.start // sub) : trim.end // sub])
+    hp_lufs = loudness_of(sub_blocks(analysis.hp_frame_energy[-(-trim.start // sub) * 10 : trim.end // sub * 10]))
     if hp_lufs is None:
         raise AudioDecodeError("no sound left after trimming")
     channels = x.shape[0]
@@ -143,12 +143,12 @@ def _encode_to_target(
         apply_plan(x, plan, trim)
         return plan
 
-    plan = plan_and_apply(aim, db_to_gain(aim - hp_lufs))
-    loss = _encoder_loss(x[:, trim.start : trim.end], rate, mp3, bitrate_kbps=bitrate)
+    gain = db_to_gain(aim - hp_lufs)
+    loss = _encoder_loss(x[:, trim.start : trim.end], rate, mp3, gain=gain, bitrate_kbps=bitrate)
     if abs(loss) > LOSS_NEGLIGIBLE_LU:
-        undo_plan(x, plan, trim)
         aim += loss
-        plan = plan_and_apply(aim, plan.gain * db_to_gain(loss))
+        gain *= db_to_gain(loss)
+    plan = plan_and_apply(aim, gain)
     for attempt in range(1, MAX_ENCODES + 1):
         encode_mp3(x[:, trim.start : trim.end], rate, mp3, bitrate_kbps=bitrate)
         measured = measure_file(mp3, rate=rate, channels=channels)
@@ -165,11 +165,12 @@ def _encode_to_target(
     raise AssertionError("unreachable")
 
 
-def _encoder_loss(y: np.ndarray, rate: int, beside: Path, *, bitrate_kbps: int) -> float:
-    """How much quieter (LU) the MP3 encoder makes an excerpt of `y` (the middle CALIBRATION_S)."""
+def _encoder_loss(y: np.ndarray, rate: int, beside: Path, *, gain: float, bitrate_kbps: int) -> float:
+    """How much quieter (LU) the MP3 encoder makes the middle CALIBRATION_S of `y` times `gain`."""
     span = min(y.shape[1], int(CALIBRATION_S * rate))
     mid = (y.shape[1] - span) // 2
-    excerpt = y[:, mid : mid + span]
+    excerpt = y[:, mid : mid + span] * np.float32(gain)
+    np.clip(excerpt, -1.0, 1.0, out=excerpt)
     before = LoudnessMeter(rate, y.shape[0], true_peak=False)
     before.feed(excerpt)
     tmp = temp_path(beside.with_name("calibration.mp3"))

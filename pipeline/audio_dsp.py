@@ -19,9 +19,9 @@ from pipeline.audio_measure import (
     Measurement,
     block_peaks,
     db_to_gain,
-    k_weighted_energy,
     loudness_of,
     mask_runs,
+    sub_blocks,
 )
 
 # Analysis chunk: a whole number of 100 ms sub-blocks, 10 ms frames and limiter blocks at 44.1/48 kHz.
@@ -35,8 +35,6 @@ RAMP_S = 0.005
 HOLD_S = 0.020
 # Blocks whose sample peak, after gain, is this far under the limit cannot need limiting.
 HOT_MARGIN_DB = 4.0
-# Samples before a re-measured stretch where the K filter starts, so that it has settled.
-WARMUP_S = 0.25
 
 
 @dataclass(frozen=True)
@@ -44,9 +42,9 @@ class Analysis:
     """What one pass over the decoded audio learnt; the array itself is now high-passed."""
 
     input: Measurement
-    hp_sub_energy: np.ndarray  # K-weighted mean square per 100 ms of the high-passed audio
+    hp_frame_energy: np.ndarray  # K-weighted mean square per 10 ms frame of the high-passed audio
     frame_energy: np.ndarray  # mean square per 10 ms frame of the high-passed audio
-    block_peak: np.ndarray  # sample peak per 10 ms frame of the high-passed audio
+    frame_peak: np.ndarray  # sample peak per 10 ms frame of the high-passed audio
 
 
 @dataclass(frozen=True)
@@ -85,9 +83,9 @@ def analyze(x: np.ndarray, rate: int, *, highpass_hz: float) -> Analysis:
         peaks.append(block_peaks(block, frame))
     return Analysis(
         input=meter_in.result(),
-        hp_sub_energy=meter_hp.sub_energy,
+        hp_frame_energy=meter_hp.frame_energy,
         frame_energy=np.concatenate(frames),
-        block_peak=np.concatenate(peaks),
+        frame_peak=np.concatenate(peaks),
     )
 
 
@@ -131,6 +129,7 @@ class LimiterRun:
     start: int
     stop: int
     envelope: np.ndarray  # per sample: largest |value| over channels and the 4x-oversampled points
+    power: np.ndarray  # per sample: sum over channels of the squared value
 
 
 @dataclass(frozen=True)
@@ -149,27 +148,51 @@ def limiter_geometry(rate: int) -> tuple[int, int]:
     return half, hold
 
 
-def find_runs(x: np.ndarray, block_peak: np.ndarray, *, gain: float, threshold: float, rate: int) -> list[LimiterRun]:
-    """Runs of blocks that may need limiting at `gain`, padded so each run's curve ends at 1."""
+def find_runs(x: np.ndarray, frame_peak: np.ndarray, *, gain: float, threshold: float, rate: int) -> list[LimiterRun]:
+    """Stretches that may need limiting at `gain`, padded so that each curve returns to 1 inside."""
     half, hold = limiter_geometry(rate)
     frame = int(rate * FRAME_S)
-    hot = block_peak * gain >= threshold * db_to_gain(-HOT_MARGIN_DB)
-    pad = math.ceil((hold + 4 * half + TP_CONTEXT) / frame)
-    if pad and hot.any():
-        hot = np.convolve(hot.astype(np.int8), np.ones(2 * pad + 1, dtype=np.int8), mode="same") > 0
-    runs = []
-    for b0, b1 in mask_runs(hot):
-        start, stop = b0 * frame, min(x.shape[1], b1 * frame)
-        runs.append(LimiterRun(start=start, stop=stop, envelope=true_peak_envelope(x, start, stop)))
+    n = x.shape[1]
+    hot = frame_peak * gain >= threshold * db_to_gain(-HOT_MARGIN_DB)
+    if not hot.any():
+        return []
+    pad = math.ceil((hold + 4 * half) / frame)
+    padded = np.convolve(hot.astype(np.int8), np.ones(2 * pad + 1, dtype=np.int8), mode="same") > 0
+    hot_spans = [(a * frame, min(n, b * frame)) for a, b in mask_runs(hot)]
+    peaks = oversampled_peaks(x, hot_spans)
+    runs, k = [], 0
+    for b0, b1 in mask_runs(padded):
+        start, stop = b0 * frame, min(n, b1 * frame)
+        envelope = np.zeros(stop - start, dtype=np.float32)
+        while k < len(hot_spans) and hot_spans[k][0] < stop:
+            s0, s1 = hot_spans[k]
+            envelope[s0 - start : s1 - start] = peaks[k]
+            k += 1
+        power = np.einsum("ij,ij->j", x[:, start:stop], x[:, start:stop])
+        runs.append(LimiterRun(start=start, stop=stop, envelope=envelope, power=power))
     return runs
 
 
-def true_peak_envelope(x: np.ndarray, start: int, stop: int) -> np.ndarray:
-    """Per sample of x[:, start:stop]: the largest magnitude of it and the 3 oversampled points after it."""
-    lo, hi = max(0, start - TP_CONTEXT), min(x.shape[1], stop + TP_CONTEXT)
-    up = np.abs(signal.resample_poly(x[:, lo:hi], OVERSAMPLE, 1, axis=1))
-    up = up[:, (start - lo) * OVERSAMPLE : (stop - lo) * OVERSAMPLE]
-    return up.reshape(x.shape[0], stop - start, OVERSAMPLE).max(axis=(0, 2)).astype(np.float32)
+def oversampled_peaks(x: np.ndarray, spans: list[tuple[int, int]]) -> list[np.ndarray]:
+    """Per sample of each span: the largest |value| over channels and the 4x-oversampled points.
+
+    All spans, each with TP_CONTEXT samples of context on both sides (zeros beyond the ends), are
+    gathered into one array and oversampled in one call; the context keeps the spans independent.
+    """
+    if not spans:
+        return []
+    n, ctx = x.shape[1], TP_CONTEXT
+    index = np.concatenate([np.arange(a - ctx, b + ctx) for a, b in spans])
+    inside = (index >= 0) & (index < n)
+    gathered = x[:, np.clip(index, 0, n - 1)]
+    gathered[:, ~inside] = 0.0
+    up = np.abs(signal.resample_poly(gathered, OVERSAMPLE, 1, axis=1))
+    per_sample = up.reshape(x.shape[0], -1, OVERSAMPLE).max(axis=(0, 2)).astype(np.float32)
+    out, pos = [], 0
+    for a, b in spans:
+        out.append(per_sample[pos + ctx : pos + ctx + b - a])
+        pos += b - a + 2 * ctx
+    return out
 
 
 def limiter_curve(envelope: np.ndarray, *, gain: float, threshold: float, rate: int) -> np.ndarray:
@@ -188,25 +211,26 @@ def limiter_curve(envelope: np.ndarray, *, gain: float, threshold: float, rate: 
     return np.minimum(curve, needed)
 
 
-def measure_plan(
-    x: np.ndarray, analysis: Analysis, trim: Trim, rate: int, *, gain: float, curves: list[tuple[int, np.ndarray]]
-) -> float | None:
-    """Integrated loudness of the trimmed, gained and limited audio, re-measuring only limited stretches."""
+def measure_plan(analysis: Analysis, trim: Trim, rate: int, *, gain: float, curves: list[tuple[LimiterRun, np.ndarray]]) -> float | None:
+    """Integrated loudness of the trimmed, gained and limited audio.
+
+    The K-weighted energy of each 10 ms frame scales with the gain squared; inside limited stretches
+    each frame's energy is scaled by the power-weighted mean of curve squared over the frame (the
+    curve moves slowly against the audio). The MP3 is measured in full afterwards.
+    """
+    frame = int(rate * FRAME_S)
+    energy = analysis.hp_frame_energy * (gain * gain)
+    for run, curve in curves:
+        usable = curve.size // frame * frame
+        power = run.power[:usable].reshape(-1, frame)
+        weighted = (power * np.square(curve[:usable]).reshape(-1, frame)).sum(axis=1)
+        total = power.sum(axis=1)
+        ratio = np.divide(weighted, total, out=np.ones_like(total), where=total > 0)
+        first = run.start // frame
+        energy[first : first + ratio.size] *= ratio[: max(0, energy.size - first)]
     sub = rate // 10
-    energy = analysis.hp_sub_energy * (gain * gain)
-    warm = int(rate * WARMUP_S) // sub * sub
-    for start, curve in curves:
-        lo = max(0, start // sub * sub - warm)
-        hi = min(x.shape[1], -(-(start + curve.size + warm) // sub) * sub)
-        stretch = x[:, lo:hi] * np.float32(gain)
-        stretch[:, start - lo : start - lo + curve.size] *= curve
-        skip = min(warm, start // sub * sub - lo) if lo > 0 else 0
-        fresh = k_weighted_energy(stretch, rate, warmup=skip)
-        first = (lo + skip) // sub
-        count = min(fresh.size, energy.size - first)
-        energy[first : first + count] = fresh[:count]
-    first, last = -(-trim.start // sub), trim.end // sub
-    return loudness_of(energy[first:last])
+    first_sub, last_sub = -(-trim.start // sub), trim.end // sub
+    return loudness_of(sub_blocks(energy[first_sub * 10 : last_sub * 10]))
 
 
 # Stop iterating once the measured loudness is this close to the target.
@@ -226,17 +250,22 @@ def plan_gain(
     for _ in range(MAX_GAIN_ITERATIONS):
         if gain > runs_gain:
             runs_gain = gain * db_to_gain(RUN_HEADROOM_DB)
-            runs = find_runs(x, analysis.block_peak, gain=runs_gain, threshold=threshold, rate=rate)
-        curves: list[tuple[int, np.ndarray]] = []
+            runs = find_runs(x, analysis.frame_peak, gain=runs_gain, threshold=threshold, rate=rate)
+        curves: list[tuple[LimiterRun, np.ndarray]] = []
         deepest = 1.0
         for run in runs:
             curve = limiter_curve(run.envelope, gain=gain, threshold=threshold, rate=rate)
             low = float(curve.min())
             if low < 1.0:
-                curves.append((run.start, curve))
+                curves.append((run, curve))
                 deepest = min(deepest, low)
-        lufs = measure_plan(x, analysis, trim, rate, gain=gain, curves=curves)
-        plan = GainPlan(gain=gain, curves=tuple(curves), output_lufs=lufs, limited_db=-20 * math.log10(deepest))
+        lufs = measure_plan(analysis, trim, rate, gain=gain, curves=curves)
+        plan = GainPlan(
+            gain=gain,
+            curves=tuple((run.start, curve) for run, curve in curves),
+            output_lufs=lufs,
+            limited_db=-20 * math.log10(deepest),
+        )
         if lufs is None or abs(target_lufs - lufs) <= LOUDNESS_TOLERANCE_LU:
             break
         gain *= db_to_gain(target_lufs - lufs)

@@ -151,11 +151,11 @@ class LoudnessMeter:
     """
 
     def __init__(self, rate: int, channels: int, *, true_peak: bool = True) -> None:
-        if rate % 10:
-            raise ValueError(f"sample rate {rate} Hz is not a multiple of 10 Hz")
+        if rate % 100:
+            raise ValueError(f"sample rate {rate} Hz is not a multiple of 100 Hz")
         self.rate = rate
         self.channels = channels
-        self.sub_block = rate // 10
+        self.frame = rate // 100
         self.true_peak = true_peak
         self._sos = k_weighting_sos(rate).astype(np.float32)
         self._zi = np.zeros((self._sos.shape[0], channels, 2), dtype=np.float32)
@@ -173,10 +173,10 @@ class LoudnessMeter:
         weighted, self._zi = signal.sosfilt(self._sos, chunk, axis=1, zi=self._zi)
         if self._pending.shape[1]:
             weighted = np.concatenate([self._pending, weighted], axis=1)
-        usable = weighted.shape[1] // self.sub_block * self.sub_block
+        usable = weighted.shape[1] // self.frame * self.frame
         if usable:
-            sq = np.square(weighted[:, :usable], dtype=np.float32).reshape(self.channels, -1, self.sub_block)
-            self._energies.append(sq.sum(axis=(0, 2), dtype=np.float64) / self.sub_block)
+            sq = np.square(weighted[:, :usable], dtype=np.float32).reshape(self.channels, -1, self.frame)
+            self._energies.append(sq.sum(axis=(0, 2), dtype=np.float64) / self.frame)
         self._pending = weighted[:, usable:].copy()
 
     def _feed_true_peak(self, chunk: np.ndarray) -> None:
@@ -197,12 +197,12 @@ class LoudnessMeter:
         self._tail = chunk[:, -TP_CONTEXT:].copy()
 
     @property
-    def sub_energy(self) -> np.ndarray:
-        """Mean square of each complete 100 ms sub-block fed so far (K-weighted, channels summed)."""
+    def frame_energy(self) -> np.ndarray:
+        """Mean square of each complete 10 ms frame fed so far (K-weighted, channels summed)."""
         return np.concatenate(self._energies) if self._energies else np.empty(0)
 
     def result(self) -> Measurement:
-        sub = self.sub_energy
+        sub = sub_blocks(self.frame_energy)
         tp = max(self._tp, self._sample_peak)
         return Measurement(
             integrated_lufs=loudness_of(sub),
@@ -213,14 +213,7 @@ class LoudnessMeter:
         )
 
 
-def k_weighted_energy(x: np.ndarray, rate: int, *, warmup: int) -> np.ndarray:
-    """100 ms sub-block mean squares of `x` (channels, samples) after `warmup` samples are dropped.
-
-    The filter starts from rest `warmup` samples early, so its start-up has died away (the K
-    filter's slowest pole decays by far more than 100 dB in 0.25 s) when the first block begins.
-    """
-    sub = rate // 10
-    weighted = signal.sosfilt(k_weighting_sos(rate).astype(np.float32), x, axis=1)[:, warmup:]
-    usable = weighted.shape[1] // sub * sub
-    sq = np.square(weighted[:, :usable], dtype=np.float32).reshape(x.shape[0], -1, sub)
-    return sq.sum(axis=(0, 2), dtype=np.float64) / sub
+def sub_blocks(frame_energy: np.ndarray) -> np.ndarray:
+    """100 ms sub-block mean squares from 10 ms frame mean squares (an incomplete tail is dropped)."""
+    usable = frame_energy.size // 10 * 10
+    return frame_energy[:usable].reshape(-1, 10).mean(axis=1)
