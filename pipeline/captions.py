@@ -94,12 +94,25 @@ def wrap_lines(text: str, *, width: int = MAX_LINE_CHARS) -> tuple[str, ...]:
     return (text[:cut], text[cut + 1 :])
 
 
-def _fits(words: list[TimedWord]) -> bool:
+def _fits(words: list[TimedWord], length: int) -> bool:
+    """Can `words` (joined, `length` characters) be one cue? Cheap tests first: this runs per word."""
     if len(words) <= 1:
         return True
-    text = " ".join(w.text for w in words)
-    too_long = words[-1].end_s - words[0].start_s > MAX_CUE_S
-    return not too_long and len(wrap_lines(text)) <= MAX_LINES
+    if words[-1].end_s - words[0].start_s > MAX_CUE_S or length > MAX_LINES * MAX_LINE_CHARS + 1:
+        return False
+    if length <= MAX_LINE_CHARS:
+        return True
+    # Two lines fit when some space splits the text into two parts of at most a line each.
+    first = -1
+    for word in words[:-1]:
+        first += len(word.text) + 1
+        if first <= MAX_LINE_CHARS and length - first - 1 <= MAX_LINE_CHARS:
+            return True
+    return False
+
+
+def _joined_length(words: list[TimedWord]) -> int:
+    return sum(len(w.text) for w in words) + max(len(words) - 1, 0)
 
 
 def _best_cut(words: list[TimedWord]) -> int:
@@ -131,19 +144,21 @@ def _make_cue(words: list[TimedWord]) -> Cue:
 def _group_words(words: list[TimedWord]) -> list[list[TimedWord]]:
     groups: list[list[TimedWord]] = []
     current: list[TimedWord] = []
+    length = 0  # of the current cue's text
     for word in words:
         if current and _must_break(current, word):
             groups.append(current)
-            current = []
-        while current and not _fits([*current, word]):
+            current, length = [], 0
+        while current and not _fits([*current, word], length + 1 + len(word.text)):
             cut = _best_cut(current)
             groups.append(current[:cut])
             current = current[cut:]
+            length = _joined_length(current)
+        length += len(word.text) + (1 if current else 0)
         current.append(word)
-        text_len = sum(len(w.text) + 1 for w in current)
-        if word.text.endswith(SENTENCE_ENDS) and text_len >= MIN_SENTENCE_CUE_CHARS:
+        if word.text.endswith(SENTENCE_ENDS) and length >= MIN_SENTENCE_CUE_CHARS:
             groups.append(current)
-            current = []
+            current, length = [], 0
     if current:
         groups.append(current)
     return groups

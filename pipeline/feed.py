@@ -13,6 +13,7 @@ from datetime import datetime
 from email.utils import format_datetime
 
 from pipeline import __version__
+from pipeline.config import ShowSettings
 
 ITUNES = "http://www.itunes.com/dtds/podcast-1.0.dtd"
 PODCAST = "https://podcastindex.org/namespace/1.0"
@@ -72,6 +73,28 @@ class FeedChannel:
     image_url: str | None = None
     subcategory: str | None = None
     copyright: str | None = None
+
+
+def channel_for_show(show: ShowSettings, *, feed_url: str, link: str, image_url: str | None) -> FeedChannel:
+    """The channel from the show's settings; <podcast:guid> only with an absolute feed URL or an override."""
+    absolute = "://" in feed_url
+    return FeedChannel(
+        title=show.title,
+        link=link,
+        feed_url=feed_url,
+        description=show.description,
+        language=show.language,
+        author=show.author,
+        owner_name=show.owner_name or show.author,
+        owner_email=show.owner_email,
+        category=show.category,
+        subcategory=show.subcategory,
+        explicit=show.explicit,
+        locked=show.locked,
+        podcast_guid=show.podcast_guid or (podcast_guid_for(feed_url) if absolute else None),
+        image_url=image_url,
+        copyright=show.copyright,
+    )
 
 
 def podcast_guid_for(feed_url: str) -> str:

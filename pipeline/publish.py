@@ -2,8 +2,11 @@
 
 Nothing half-written ever shows in output/site/: every input is read and checked before anything is
 written; a full build is made in a folder beside the site and swapped in with renames; a build for
-named episodes makes their folders beside the old ones, swaps each, then replaces the home page and
-the feed atomically. The same inputs give the same bytes (no clock in any file).
+named episodes makes their folders beside the old ones, swaps each in, then replaces the home page
+and the feed atomically. The same inputs give the same bytes (no clock in any file).
+
+What the home page and the feed say about each episode on the site is kept beside its build
+(output/.diptych/site/<slug>.json), so that rebuilding one episode reads no other workspace.
 
 State: `publish_site` changes no state; it records `published_at` (the feed's pubDate) once and for
 all when an episode first goes on the site, and returns the approved episodes it put there
@@ -27,16 +30,18 @@ from pathlib import Path
 
 from mutagen import MutagenError
 from mutagen.mp3 import MP3
+from pydantic import BaseModel, ConfigDict
 
 from pipeline import captions, chapters, site
 from pipeline.article import Article, read_article
 from pipeline.config import EpisodeMeta, Settings, parse_episode_meta
 from pipeline.episodes import load_record, now, set_state, update_record
 from pipeline.errors import DiptychError, PublishError
-from pipeline.feed import FeedChannel, FeedItem, TranscriptLink, podcast_guid_for, render_feed, truncate_utf8
+from pipeline.feed import FeedItem, TranscriptLink, channel_for_show, render_feed, truncate_utf8
 from pipeline.layout import EpisodeLayout, ProjectLayout
 from pipeline.models import EpisodeRecord, EpisodeState, Pairing, Transcript
-from pipeline.store import read_model_or_none, write_bytes_atomic
+from pipeline.site import SiteUrls
+from pipeline.store import dumps_json, read_model_or_none, sha256_json, write_bytes_atomic, write_text_atomic
 
 log = logging.getLogger(__name__)
 
@@ -68,19 +73,6 @@ class PublishResult:
 
 
 @dataclass(frozen=True)
-class SiteUrls:
-    """Absolute addresses when show.base_url is set; otherwise paths relative to the site root."""
-
-    base: str  # "" or "https://example.org/podcast/"
-
-    def at(self, path: str) -> str:
-        return self.base + path
-
-    def page(self, slug: str) -> str:
-        return self.at(f"{slug}/") if self.base else f"{slug}/index.html"
-
-
-@dataclass(frozen=True)
 class EpisodeSource:
     """Everything publishing reads from one workspace, read and checked before anything is written."""
 
@@ -101,6 +93,33 @@ class EpisodeSource:
     @property
     def slug(self) -> str:
         return self.record.slug
+
+
+class SiteEntry(BaseModel):
+    """What the home page and the feed say about one episode on the site, as it was last built."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    schema_version: int = 1
+    show_key: str  # the show settings it was built with
+    slug: str
+    guid: str
+    title: str
+    language: str
+    published_at: datetime
+    created_at: datetime
+    duration_s: float
+    enclosure_bytes: int
+    description: str
+    content_html: str
+    explicit: bool
+    episode: int | None = None
+    season: int | None = None
+    cover_name: str | None = None
+    has_chapters: bool = False
+    # The published MP3 (master + chapters) can be linked into a rebuild while both keys still match.
+    audio_key: str = ""
+    mp3_stamp: tuple[int, int] = (0, 0)  # size and mtime_ns of <slug>/<slug>.mp3 as built
 
 
 # --- reading ---------------------------------------------------------------------------------------
@@ -210,14 +229,41 @@ def _cover_name(path: Path | None) -> str | None:
     return f"cover{path.suffix.lower()}" if path is not None else None
 
 
-def write_episode_folder(src: EpisodeSource, dest: Path, *, urls: SiteUrls, show_title: str) -> None:
+def _page_url(urls: SiteUrls, slug: str) -> str:
+    return urls.page(slug) if urls.base else "index.html"
+
+
+def _marks(src: EpisodeSource) -> list[chapters.ChapterMark]:
+    return chapters.chapter_marks(src.pairing.chapters if src.pairing else [], duration_s=src.duration_s)
+
+
+def audio_key(src: EpisodeSource, urls: SiteUrls) -> str:
+    """What the published MP3 is made of: the master file as it is now, and the chapters written in."""
+    st = src.audio.stat()
+    marks = [(m.title, m.start_s, m.end_s, m.anchor) for m in _marks(src)]
+    return sha256_json([st.st_size, st.st_mtime_ns, src.record.title, _page_url(urls, src.slug), marks])
+
+
+def _write_mp3(src: EpisodeSource, mp3: Path, *, urls: SiteUrls, reuse: Path | None) -> None:
+    """The master with its chapters; linked from the current site when that copy is still right."""
+    if reuse is not None:
+        try:
+            os.link(reuse, mp3)
+            return
+        except OSError:
+            log.debug("%s: cannot link %s, copying", src.slug, reuse)
+    shutil.copyfile(src.audio, mp3)
+    chapters.write_id3_chapters(mp3, _marks(src), toc_title=src.record.title, page_url=_page_url(urls, src.slug))
+
+
+def write_episode_folder(
+    src: EpisodeSource, dest: Path, *, urls: SiteUrls, show_title: str, reuse_mp3: Path | None = None
+) -> None:
     """dest/ ← index.html, <slug>.mp3 (with ID3 chapters), transcripts, chapters.json, cover."""
     dest.mkdir(parents=True)
-    page_url = urls.page(src.slug) if urls.base else "index.html"
-    marks = chapters.chapter_marks(src.pairing.chapters if src.pairing else [], duration_s=src.duration_s)
-    mp3 = dest / f"{src.slug}.mp3"
-    shutil.copyfile(src.audio, mp3)
-    chapters.write_id3_chapters(mp3, marks, toc_title=src.record.title, page_url=page_url)
+    page_url = _page_url(urls, src.slug)
+    marks = _marks(src)
+    _write_mp3(src, dest / f"{src.slug}.mp3", urls=urls, reuse=reuse_mp3)
     (dest / "chapters.json").write_text(chapters.render_chapters_json(marks, page_url=page_url), "utf-8")
     captions.write_transcript_files(
         dest, src.transcript, default_speaker=src.speaker, language=src.language, title=src.record.title
@@ -240,55 +286,97 @@ def write_episode_folder(src: EpisodeSource, dest: Path, *, urls: SiteUrls, show
     (dest / "index.html").write_text(site.render_episode_page(page), "utf-8")
 
 
-def _feed_item(src: EpisodeSource, mp3: Path, urls: SiteUrls, settings: Settings, show_image: str | None) -> FeedItem:
-    folder = f"{src.slug}/"
-    transcripts = tuple(
-        TranscriptLink(urls.at(folder + name), mime, src.language, rel) for name, mime, rel in TRANSCRIPT_FILES
-    )
-    has_chapters = bool(src.pairing and src.pairing.chapters)
-    cover = _cover_name(src.cover)
-    return FeedItem(
+def _entry(src: EpisodeSource, folder: Path, settings: Settings) -> SiteEntry:
+    mp3 = (folder / f"{src.slug}.mp3").stat()
+    urls = SiteUrls.from_base_url(settings.show.base_url)
+    return SiteEntry(
+        show_key=_show_key(settings),
+        slug=src.slug,
         guid=src.record.guid,
         title=src.record.title,
-        page_url=urls.page(src.slug),
+        language=src.language,
         published_at=src.published_at,
-        enclosure_url=urls.at(f"{folder}{src.slug}.mp3"),
-        enclosure_bytes=mp3.stat().st_size,
+        created_at=src.record.created_at,
         duration_s=src.duration_s,
+        enclosure_bytes=mp3.st_size,
         description=src.description,
         content_html=site.sanitize_html(src.article.html) if src.article else "",
         explicit=settings.show.explicit if src.meta.explicit is None else src.meta.explicit,
         episode=src.meta.episode,
         season=src.meta.season,
-        image_url=urls.at(folder + cover) if cover else show_image,
-        chapters_url=urls.at(folder + "chapters.json") if has_chapters else None,
-        transcripts=transcripts,
+        cover_name=_cover_name(src.cover),
+        has_chapters=bool(_marks(src)),
+        audio_key=audio_key(src, urls),
+        mp3_stamp=(mp3.st_size, mp3.st_mtime_ns),
     )
 
 
-# --- the site --------------------------------------------------------------------------------------
+def _reusable_mp3(project: ProjectLayout, src: EpisodeSource, urls: SiteUrls) -> Path | None:
+    """The site's current MP3 of this episode if it was built from the same master and chapters."""
+    mp3 = project.site_dir / src.slug / f"{src.slug}.mp3"
+    entry = read_model_or_none(_entries_dir(project) / f"{src.slug}.json", SiteEntry)
+    if entry is None or not mp3.is_file():
+        return None
+    st = mp3.stat()
+    same = entry.audio_key == audio_key(src, urls) and entry.mp3_stamp == (st.st_size, st.st_mtime_ns)
+    return mp3 if same else None
 
 
-def _channel(settings: Settings, urls: SiteUrls, image: str | None) -> FeedChannel:
-    show = settings.show
-    feed_url = urls.at("feed.xml")
-    return FeedChannel(
-        title=show.title,
-        link=urls.at("") or "index.html",
-        feed_url=feed_url,
-        description=show.description,
-        language=show.language,
-        author=show.author,
-        owner_name=show.owner_name or show.author,
-        owner_email=show.owner_email,
-        category=show.category,
-        subcategory=show.subcategory,
-        explicit=show.explicit,
-        locked=show.locked,
-        podcast_guid=show.podcast_guid or (podcast_guid_for(feed_url) if urls.base else None),
-        image_url=image,
-        copyright=show.copyright,
+def _show_key(settings: Settings) -> str:
+    return sha256_json(settings.show.model_dump(mode="json"))
+
+
+# --- the home page and the feed --------------------------------------------------------------------
+
+
+def _feed_item(e: SiteEntry, urls: SiteUrls, show_image: str | None) -> FeedItem:
+    folder = f"{e.slug}/"
+    return FeedItem(
+        guid=e.guid,
+        title=e.title,
+        page_url=urls.page(e.slug),
+        published_at=e.published_at,
+        enclosure_url=urls.at(f"{folder}{e.slug}.mp3"),
+        enclosure_bytes=e.enclosure_bytes,
+        duration_s=e.duration_s,
+        description=e.description,
+        content_html=e.content_html,
+        explicit=e.explicit,
+        episode=e.episode,
+        season=e.season,
+        image_url=urls.at(folder + e.cover_name) if e.cover_name else show_image,
+        chapters_url=urls.at(folder + "chapters.json") if e.has_chapters else None,
+        transcripts=tuple(
+            TranscriptLink(urls.at(folder + name), mime, e.language, rel) for name, mime, rel in TRANSCRIPT_FILES
+        ),
     )
+
+
+def _home(entries: list[SiteEntry], settings: Settings, urls: SiteUrls, cover: Path | None) -> site.HomePage:
+    shown = tuple(
+        site.HomeEntry(
+            e.slug,
+            e.title,
+            e.published_at.date(),
+            e.duration_s,
+            truncate_utf8(e.description, limit=PAGE_DESCRIPTION_CHARS),
+            e.language,
+        )
+        for e in entries
+    )
+    return site.HomePage(
+        title=settings.show.title,
+        description=settings.show.description,
+        language=settings.show.language,
+        feed_url=urls.at("feed.xml"),
+        entries=shown,
+        cover_name=_cover_name(cover),
+    )
+
+
+def _newest_first(entries: list[SiteEntry]) -> list[SiteEntry]:
+    """By publication, then by claim: episodes published by one build keep the order they arrived in."""
+    return sorted(entries, key=lambda e: (e.published_at, e.created_at, e.slug), reverse=True)
 
 
 def _write_public(path: Path, data: bytes) -> None:
@@ -297,50 +385,25 @@ def _write_public(path: Path, data: bytes) -> None:
     path.chmod(0o644)
 
 
-def _write_root(
-    root: Path, sources: list[EpisodeSource], settings: Settings, urls: SiteUrls, cover: Path | None
-) -> None:
+def _write_if_changed(path: Path, data: bytes) -> None:
+    if not path.is_file() or path.read_bytes() != data:
+        _write_public(path, data)
+
+
+def _write_root(root: Path, entries: list[SiteEntry], settings: Settings, cover: Path | None) -> None:
     """index.html, feed.xml, the stylesheet, the script and the show's cover, in root/."""
+    urls = SiteUrls.from_base_url(settings.show.base_url)
     for name in site.ASSETS:
-        data = site.asset_bytes(name)
-        if not (root / name).is_file() or (root / name).read_bytes() != data:
-            _write_public(root / name, data)
+        _write_if_changed(root / name, site.asset_bytes(name))
     image = None
     if cover is not None:
-        cover_name = str(_cover_name(cover))
-        if not (root / cover_name).is_file() or (root / cover_name).read_bytes() != cover.read_bytes():
-            _write_public(root / cover_name, cover.read_bytes())
-        image = urls.at(cover_name)
-    items = [_feed_item(s, root / s.slug / f"{s.slug}.mp3", urls, settings, image) for s in _newest_first(sources)]
-    _write_public(root / "feed.xml", render_feed(_channel(settings, urls, image), items))
-    _write_public(root / "index.html", site.render_home_page(_home(sources, settings, urls, cover)).encode())
-
-
-def _home(sources: list[EpisodeSource], settings: Settings, urls: SiteUrls, cover: Path | None) -> site.HomePage:
-    entries = tuple(
-        site.HomeEntry(
-            s.slug,
-            s.record.title,
-            s.published_at.date(),
-            s.duration_s,
-            truncate_utf8(s.description, limit=PAGE_DESCRIPTION_CHARS),
-            s.language,
-        )
-        for s in _newest_first(sources)
-    )
-    return site.HomePage(
-        title=settings.show.title,
-        description=settings.show.description,
-        language=settings.show.language,
-        feed_url=urls.at("feed.xml"),
-        entries=entries,
-        cover_name=_cover_name(cover),
-    )
-
-
-def _newest_first(sources: list[EpisodeSource]) -> list[EpisodeSource]:
-    """By publication, then by claim: episodes published by one build keep the order they arrived in."""
-    return sorted(sources, key=lambda s: (s.published_at, s.record.created_at, s.slug), reverse=True)
+        _write_if_changed(root / str(_cover_name(cover)), cover.read_bytes())
+        image = urls.at(str(_cover_name(cover)))
+    entries = _newest_first(entries)
+    channel = channel_for_show(settings.show, feed_url=urls.at("feed.xml"), link=urls.at("") or "index.html",
+                               image_url=image)
+    _write_public(root / "feed.xml", render_feed(channel, [_feed_item(e, urls, image) for e in entries]))
+    _write_public(root / "index.html", site.render_home_page(_home(entries, settings, urls, cover)).encode())
 
 
 # --- building and swapping -------------------------------------------------------------------------
@@ -358,13 +421,6 @@ def _publish_lock(project: ProjectLayout) -> Iterator[None]:
             fcntl.flock(fh, fcntl.LOCK_UN)
 
 
-def _swap_in(new: Path, target: Path, *, trash: Path) -> None:
-    """Replace `target` (a folder, maybe absent) by `new` with two renames; the old one goes to trash."""
-    if target.exists():
-        os.replace(target, trash / f"old-{target.name}")
-    os.replace(new, target)
-
-
 @contextmanager
 def _staging(project: ProjectLayout) -> Iterator[Path]:
     """A private folder beside output/site/ (same file system, so renames are atomic), always removed."""
@@ -377,23 +433,58 @@ def _staging(project: ProjectLayout) -> Iterator[Path]:
         shutil.rmtree(staging, ignore_errors=True)
 
 
+def _swap_in(new: Path, target: Path, *, trash: Path) -> None:
+    """Replace `target` (a folder, maybe absent) by `new` with two renames; the old one goes to trash."""
+    if target.exists():
+        os.replace(target, trash / f"old-{target.name}")
+    os.replace(new, target)
+
+
+def _entries_dir(project: ProjectLayout) -> Path:
+    return project.data_dir / "site"
+
+
+def _save_entries(project: ProjectLayout, entries: list[SiteEntry], *, keep_only: bool) -> None:
+    """Write the entries that changed; after a full build, drop those of episodes no longer listed."""
+    folder = _entries_dir(project)
+    for entry in entries:
+        path = folder / f"{entry.slug}.json"
+        text = dumps_json(entry.model_dump(mode="json"))
+        if not path.is_file() or path.read_text(encoding="utf-8") != text:
+            write_text_atomic(path, text)
+    if keep_only and folder.is_dir():
+        wanted = {f"{e.slug}.json" for e in entries}
+        for stale in (p for p in folder.glob("*.json") if p.name not in wanted):
+            stale.unlink()
+
+
 def is_unpublished(record: EpisodeRecord) -> bool:
     """Unpublished on purpose: only approving again (or naming it) brings it back."""
     return bool(record.history) and record.history[-1].stage == UNPUBLISH_STAGE
 
 
-def _candidates(project: ProjectLayout, settings: Settings, named: set[str]) -> list[EpisodeSource]:
-    sources = []
+def _publishable(project: ProjectLayout, named: set[str]) -> list[EpisodeRecord]:
+    records = []
     for slug in project.episode_slugs():
-        layout = project.episode(slug)
-        record = load_record(layout)
+        record = load_record(project.episode(slug))
         if record.state not in PUBLISHABLE:
             if slug in named:
                 raise PublishError(f"cannot publish '{slug}': it is {record.state}; approve it first")
             continue
         if slug in named or not is_unpublished(record):
-            sources.append(load_source(layout, settings))
-    return sources
+            records.append(record)
+    return records
+
+
+def _listed_entry(project: ProjectLayout, record: EpisodeRecord, settings: Settings) -> SiteEntry | None:
+    """The entry of an episode already on the site (not rebuilt now), or None if it is not there."""
+    folder = project.site_dir / record.slug
+    if not (folder / f"{record.slug}.mp3").is_file():
+        return None
+    entry = read_model_or_none(_entries_dir(project) / f"{record.slug}.json", SiteEntry)
+    if entry is not None and entry.show_key == _show_key(settings) and entry.guid == record.guid:
+        return entry
+    return _entry(load_source(project.episode(record.slug), settings), folder, settings)
 
 
 def _warnings(settings: Settings, cover: Path | None) -> list[str]:
@@ -407,33 +498,24 @@ def _warnings(settings: Settings, cover: Path | None) -> list[str]:
     return found
 
 
-def _build_full(project: ProjectLayout, sources: list[EpisodeSource], settings: Settings, urls: SiteUrls) -> None:
-    cover = show_cover(project, settings)
+def _build(project: ProjectLayout, sources: list[EpisodeSource], settings: Settings, *, full: bool) -> list[SiteEntry]:
+    """Write the sources' folders in a staging folder, then swap them (or the whole site) in."""
+    urls = SiteUrls.from_base_url(settings.show.base_url)
     with _staging(project) as staging:
-        new_site = staging / "site"
-        new_site.mkdir(mode=0o755)
+        built = staging / "site"
+        built.mkdir(mode=0o755)
         for src in sources:
-            write_episode_folder(src, new_site / src.slug, urls=urls, show_title=settings.show.title)
-        _write_root(new_site, sources, settings, urls, cover)
-        _swap_in(new_site, project.site_dir, trash=staging / "trash")
-
-
-def _build_some(
-    project: ProjectLayout, sources: list[EpisodeSource], named: set[str], settings: Settings, urls: SiteUrls
-) -> list[EpisodeSource]:
-    """Rebuild the named episodes' folders; list the others only where their folder is already there."""
-    cover = show_cover(project, settings)
-    site_dir = project.site_dir
-    rebuilt = [s for s in sources if s.slug in named]
-    with _staging(project) as staging:
-        for src in rebuilt:
-            write_episode_folder(src, staging / src.slug, urls=urls, show_title=settings.show.title)
-        site_dir.mkdir(parents=True, exist_ok=True)
-        for src in rebuilt:
-            _swap_in(staging / src.slug, site_dir / src.slug, trash=staging / "trash")
-    listed = [s for s in sources if s.slug in named or (site_dir / s.slug / f"{s.slug}.mp3").is_file()]
-    _write_root(site_dir, listed, settings, urls, cover)
-    return listed
+            reuse = _reusable_mp3(project, src, urls)
+            write_episode_folder(src, built / src.slug, urls=urls, show_title=settings.show.title, reuse_mp3=reuse)
+        entries = [_entry(src, built / src.slug, settings) for src in sources]
+        if full:
+            _write_root(built, entries, settings, show_cover(project, settings))
+            _swap_in(built, project.site_dir, trash=staging / "trash")
+        else:
+            project.site_dir.mkdir(parents=True, exist_ok=True)
+            for src in sources:
+                _swap_in(built / src.slug, project.site_dir / src.slug, trash=staging / "trash")
+    return entries
 
 
 def _record_publication(sources: list[EpisodeSource]) -> list[str]:
@@ -447,22 +529,25 @@ def _record_publication(sources: list[EpisodeSource]) -> list[str]:
 def publish_site(project: ProjectLayout, settings: Settings, *, slugs: list[str] | None = None) -> PublishResult:
     """Build output/site/ for every approved or published episode (or rebuild only `slugs`'s folders,
     the home page and the feed). The caller moves `newly_published` to the published state."""
-    urls = SiteUrls(base=_base_url(settings))
     named = set(slugs or [])
     for slug in named:
         project.existing_episode(slug)
     with _publish_lock(project):
-        sources = _candidates(project, settings, named)
-        warnings = _warnings(settings, show_cover(project, settings))
-        if slugs is None:
-            _build_full(project, sources, settings, urls)
-            listed, rebuilt = sources, [s.slug for s in sources]
-        else:
-            listed, rebuilt = _build_some(project, sources, named, settings, urls), sorted(named)
-        newly = _record_publication(listed)
-    published = tuple(s.slug for s in _newest_first(listed))
-    log.info("site built in %s: %d episodes (%d rebuilt)", project.site_dir, len(published), len(rebuilt))
-    return PublishResult(project.site_dir, published, tuple(rebuilt), tuple(newly), tuple(warnings))
+        records = _publishable(project, named)
+        rebuild = [r for r in records if slugs is None or r.slug in named]
+        sources = [load_source(project.episode(r.slug), settings) for r in rebuild]
+        cover = show_cover(project, settings)
+        warnings = _warnings(settings, cover)
+        entries = _build(project, sources, settings, full=slugs is None)
+        if slugs is not None:
+            others = [_listed_entry(project, r, settings) for r in records if r.slug not in named]
+            entries += [e for e in others if e is not None]
+            _write_root(project.site_dir, entries, settings, cover)
+        _save_entries(project, entries, keep_only=slugs is None)
+        newly = _record_publication(sources)
+    published = tuple(e.slug for e in _newest_first(entries))
+    log.info("site built in %s: %d episodes (%d rebuilt)", project.site_dir, len(published), len(sources))
+    return PublishResult(project.site_dir, published, tuple(s.slug for s in sources), tuple(newly), tuple(warnings))
 
 
 def unpublish_episode(project: ProjectLayout, settings: Settings, slug: str) -> None:
@@ -472,20 +557,13 @@ def unpublish_episode(project: ProjectLayout, settings: Settings, slug: str) -> 
     record = load_record(layout)
     if record.state is not EpisodeState.published:
         raise PublishError(f"'{slug}' is {record.state}, not published: nothing to unpublish")
-    urls = SiteUrls(base=_base_url(settings))
     with _publish_lock(project):
-        site_dir = project.site_dir
-        others = [s for s in _candidates(project, settings, set()) if s.slug != slug]
-        if (site_dir / slug).exists():
+        others = [_listed_entry(project, r, settings) for r in _publishable(project, set()) if r.slug != slug]
+        if (project.site_dir / slug).exists():
             with _staging(project) as staging:
-                os.replace(site_dir / slug, staging / "trash" / slug)
-        if site_dir.is_dir():
-            listed = [s for s in others if (site_dir / s.slug / f"{s.slug}.mp3").is_file()]
-            _write_root(site_dir, listed, settings, urls, show_cover(project, settings))
+                os.replace(project.site_dir / slug, staging / "trash" / slug)
+        if project.site_dir.is_dir():
+            _write_root(project.site_dir, [e for e in others if e is not None], settings, show_cover(project, settings))
+        (_entries_dir(project) / f"{slug}.json").unlink(missing_ok=True)
         set_state(layout, EpisodeState.approved, stage=UNPUBLISH_STAGE, message="taken off the site")
     log.info("%s: unpublished", slug)
-
-
-def _base_url(settings: Settings) -> str:
-    base = (settings.show.base_url or "").strip()
-    return base if not base or base.endswith("/") else base + "/"

@@ -125,6 +125,24 @@ def format_date(day: date, language: str) -> str:
     return f"{month} {day.day}, {day.year}"
 
 
+@dataclass(frozen=True)
+class SiteUrls:
+    """Absolute addresses when show.base_url is set; otherwise paths relative to the site root."""
+
+    base: str  # "" or "https://example.org/podcast/"
+
+    @classmethod
+    def from_base_url(cls, base_url: str | None) -> SiteUrls:
+        base = (base_url or "").strip()
+        return cls(base if not base or base.endswith("/") else base + "/")
+
+    def at(self, path: str) -> str:
+        return self.base + path
+
+    def page(self, slug: str) -> str:
+        return self.at(f"{slug}/") if self.base else f"{slug}/index.html"
+
+
 # --- page values -----------------------------------------------------------------------------------
 
 

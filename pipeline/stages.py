@@ -115,7 +115,7 @@ def run_normalize(project: ProjectLayout, settings: Settings, slug: str) -> Stag
         f"true peak {report.output_true_peak_dbtp if report.output_true_peak_dbtp is not None else float('nan'):.1f}"
         f" dBTP, {report.duration_s:.1f} s"
     )
-    hashes = _hashes(_hashes(record, "normalize", key), "tags", tags_key)
+    hashes = {**record.stage_hashes, "normalize": key, "tags": tags_key}
     episodes.set_state(
         layout, _advance_to(record, EpisodeState.normalized), stage="normalize", message=message,
         duration_s=round(report.duration_s, 3), stage_hashes=hashes,

@@ -219,3 +219,18 @@ def test_an_unknown_slug_is_a_clear_error(two: ProjectLayout) -> None:
     with pytest.raises(EpisodeNotFound):
         publish_site(two, SETTINGS, slugs=["no-such-episode"])
     assert os.path.exists(two.root)
+
+
+def test_a_rebuild_links_the_unchanged_mp3_and_redoes_a_changed_one(two: ProjectLayout) -> None:
+    publish_site(two, SETTINGS)
+    mp3 = two.site_dir / "preamble" / "preamble.mp3"
+    first = mp3.stat().st_ino
+    publish_site(two, SETTINGS)
+    assert mp3.stat().st_ino == first  # same bytes, not copied and re-tagged again
+    layout = two.episode("preamble")
+    pairing = Pairing.model_validate_json(layout.pairing_json.read_bytes())
+    renamed = [c.model_copy(update={"title": f"Part {i}"}) for i, c in enumerate(pairing.chapters)]
+    layout.pairing_json.write_text(pairing.model_copy(update={"chapters": renamed}).model_dump_json())
+    publish_site(two, SETTINGS)
+    assert mp3.stat().st_ino != first
+    assert [m.title for m in read_id3_chapters(mp3)] == [f"Part {i}" for i in range(len(renamed))]
