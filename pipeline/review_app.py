@@ -30,6 +30,7 @@ from fastapi.responses import (
     RedirectResponse,
     Response,
 )
+from markupsafe import Markup
 from pydantic import BaseModel, ConfigDict, Field
 
 from pipeline import review
@@ -38,7 +39,7 @@ from pipeline.config import Settings
 from pipeline.episodes import load_record
 from pipeline.errors import DiptychError, EpisodeNotFound, ReviewError
 from pipeline.layout import EpisodeLayout, ProjectLayout, is_valid_slug
-from pipeline.models import Pairing, Transcript
+from pipeline.models import Pairing, Segment, Transcript
 from pipeline.review import ReviewStateError, StaleReviewError
 from pipeline.review_guard import MAX_BODY_BYTES, TOKEN_HEADER, Guard, loopback_hosts
 from pipeline.review_view import (
@@ -46,6 +47,7 @@ from pipeline.review_view import (
     clock,
     episode_row,
     flag_reason,
+    segment_html,
     segment_json,
     segments_patch,
     sort_episodes,
@@ -203,6 +205,18 @@ def create_app(
         if request.headers.get("sec-fetch-site", "same-origin") not in ("same-origin", "none"):
             raise HTTPException(403, "cross-site request refused")
 
+    fragments: dict[tuple[str, int], tuple[Segment, Markup]] = {}
+
+    def seg_html(slug: str) -> Callable[[Segment], Markup]:
+        def html_of(seg: Segment) -> Markup:
+            cached = fragments.get((slug, seg.id))
+            if cached is None or cached[0] is not seg:
+                cached = (seg, Markup(segment_html(seg, low)))  # noqa: S704 - escaped by segment_html
+                fragments[(slug, seg.id)] = cached
+            return cached[1]
+
+        return html_of
+
     def render(name: str, **context: object) -> HTMLResponse:
         html = env.get_template(name).render(token=token, low=low, **context)
         return HTMLResponse(html, headers={"Cache-Control": "no-store"})
@@ -251,6 +265,7 @@ def create_app(
             record=record,
             t=t,
             rows=build_rows(t, pairing),
+            seg_html=seg_html(slug),
             pairing=pairing,
             article_text=lambda block: texts.get(block.index, block.text),
             todo=review.todo_count(t, low),

@@ -12,6 +12,7 @@ from __future__ import annotations
 import bisect
 from dataclasses import dataclass, field
 from datetime import date
+from html import escape
 from itertools import groupby
 
 from pipeline.models import (
@@ -35,6 +36,7 @@ FLAG_REASONS = {
     "hallucination": "possibly invented text (nothing said here)",
     "music": "music or noise",
 }
+CHECK_TITLE = "mark as checked: it is right as it is"
 # Order of the episodes list: what needs a person first.
 STATE_RANK = {
     EpisodeState.awaiting_review: 0,
@@ -159,11 +161,15 @@ def build_rows(t: Transcript, pairing: Pairing | None) -> list[Row]:
     starts = [b.start_s or 0.0 for b in owners]
     groups: list[tuple[list[Segment], bool]] = []
     row_of: dict[int, int] = {}
-    for owner, group in groupby(t.segments, key=lambda s: _owner(owners, starts, s)):
+    def owner_index(seg: Segment) -> int | None:
+        owner = _owner(owners, starts, seg)
+        return None if owner is None else owner.index
+
+    for index, group in groupby(t.segments, key=owner_index):
         segments = list(group)
-        if owner is not None and owner.index not in row_of:
-            row_of[owner.index] = len(groups)
-        only = owner is None and _overlaps(pairing.audio_only, tuple(segments))
+        if index is not None and index not in row_of:
+            row_of[index] = len(groups)
+        only = index is None and _overlaps(pairing.audio_only, tuple(segments))
         groups.append((segments, only))
     placed = _place_rest(pairing, row_of, len(groups))
     blocks_in: dict[int, list[PairedBlock]] = {}
@@ -178,15 +184,51 @@ def build_rows(t: Transcript, pairing: Pairing | None) -> list[Row]:
     return rows
 
 
+def segment_html(seg: Segment, low: float) -> str:
+    """One transcript segment as escaped HTML; review.js's renderSegment() draws the same markup.
+
+    Built here rather than in a Jinja macro: a two-hour episode has 20,000 words, and this is
+    ~10x faster; the app also caches it per unchanged segment.
+    """
+    todo = needs_check(seg, low)
+    cls = "seg" + (" todo" if todo else "") + (" flagged" if seg.flags else "")
+    at = clock(seg.start_s)
+    parts = [
+        f'<div class="{cls}" id="s{seg.id}" data-id="{seg.id}" '
+        f'data-s="{seg.start_s:.2f}" data-e="{seg.end_s:.2f}">'
+        f'<button type="button" class="t" tabindex="-1" title="play from {at}">{at}</button>'
+    ]
+    if seg.speaker:
+        parts.append(f'<span class="spk">{escape(seg.speaker)}</span>')
+    parts.append('<span class="tx">')
+    for w in seg.words:
+        text = escape(w.text.strip())
+        if w.probability < low:
+            title = f"unsure word ({round(w.probability * 100)} %)"
+            parts.append(f'<span data-s="{w.start_s:.2f}" class="lc" title="{title}">{text}</span> ')
+        else:
+            parts.append(f'<span data-s="{w.start_s:.2f}">{text}</span> ')
+    if not seg.words:
+        parts.append(escape(" ".join(seg.text.split())))
+    parts.append("</span>")
+    if seg.flags:
+        reasons = escape("; ".join(flag_reason(f) for f in seg.flags))
+        parts.append(f'<span class="flag" title="{reasons}">⚑</span>')
+    if todo:
+        parts.append(f'<button type="button" class="chk" title="{CHECK_TITLE}">✓</button>')
+    parts.append("</div>")
+    return "".join(parts)
+
+
 def segment_json(seg: Segment, low: float) -> dict[str, object]:
     """What the page's script needs to draw one segment (the same markup as the template)."""
     return {
         "id": seg.id,
-        "start_s": seg.start_s,
-        "end_s": seg.end_s,
+        "start_s": round(seg.start_s, 2),
+        "end_s": round(seg.end_s, 2),
         "text": " ".join(seg.text.split()),
         "speaker": seg.speaker,
-        "words": [[w.start_s, w.text.strip(), round(w.probability, 2)] for w in seg.words],
+        "words": [[round(w.start_s, 2), w.text.strip(), round(w.probability, 2)] for w in seg.words],
         "flags": [flag_reason(f) for f in seg.flags],
         "todo": needs_check(seg, low),
         "clock": clock(seg.start_s),

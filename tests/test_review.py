@@ -336,6 +336,10 @@ def test_reviewed_json_is_written_like_the_store_writes_json(episode, draft: Tra
 
     saved = review.save_review(episode, review.set_speaker(draft, "Ada « É »"), base_version=0)
     assert episode.reviewed_json.read_text(encoding="utf-8") == dumps_json(saved.model_dump(mode="json"))
+    # the second save reuses the data of unchanged segments: still the same bytes
+    again = review.save_review(episode, review.apply_text_edit(saved, 3, "Changed « here »"), base_version=1)
+    assert episode.reviewed_json.read_text(encoding="utf-8") == dumps_json(again.model_dump(mode="json"))
+    assert review.load_for_review(episode) == again
 
 
 def test_disk_version_falls_back_to_parsing(episode, draft: Transcript) -> None:

@@ -258,9 +258,12 @@ def test_everything_shown_is_escaped(project, speech: Path) -> None:
     app = create_app(project, Settings(), token=TOKEN)
     with TestClient(app, base_url=BASE) as c:
         c.get(f"/?token={TOKEN}")
-        for html in (c.get("/episodes/udhr-preamble").text, c.get("/").text):
+        page, listing = c.get("/episodes/udhr-preamble").text, c.get("/").text
+        for html in (page, listing):
             assert "<script>alert" not in html
-            assert "&lt;script&gt;alert(&#39;owned&#39;)&lt;/script&gt;" in html
+            assert "&lt;script&gt;alert(&#39;owned&#39;)&lt;/script&gt;" in html  # the title
+        assert "&gt;alert(&#x27;owned&#x27;)&lt;/script&gt;</span>" in page  # a transcript word
+        assert "<p>&lt;script&gt;alert(&#39;owned&#39;)&lt;/script&gt; Whereas" in page  # the article block
         found = post(c, "/api/episodes/udhr-preamble/find", {"find": "script", "whole_word": False}).json()
         assert found["count"] >= 1  # data goes back as JSON, shown with textContent by the page
 

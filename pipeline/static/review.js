@@ -39,7 +39,7 @@
     return node;
   }
 
-  // The same markup as templates/review/_segment.html.
+  // The same markup as segment_html() in pipeline/review_view.py.
   function renderSegment(seg) {
     const div = el("div", "seg" + (seg.todo ? " todo" : "") + (seg.flags.length ? " flagged" : ""));
     div.id = "s" + seg.id;
