@@ -103,8 +103,11 @@ def main() -> int:
         middle = f"episode-{args.episodes // 2:03d}"
         cases = [
             (f"full site, {args.episodes} episodes", lambda: publish_site(big, settings), 10.0),
-            (f"one episode rebuilt in the {args.episodes}-episode site",
-             lambda: publish_site(big, settings, slugs=[middle]), 1.0),
+            (
+                f"one episode rebuilt in the {args.episodes}-episode site",
+                lambda: publish_site(big, settings, slugs=[middle]),
+                1.0,
+            ),
             ("full site, 1 episode", lambda: publish_site(one, settings), 1.0),
         ]
         rows = [(name, measure(run, args.repeat), target) for name, run, target in cases]
@@ -112,13 +115,20 @@ def main() -> int:
     finally:
         shutil.rmtree(work, ignore_errors=True)
     load = " / ".join(f"{x:.1f}" for x in os.getloadavg())
-    print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
-          f"load average {load}; workspaces built in {setup_s:.1f} s; {args.episodes}-episode site: {site_mb:.0f} MB")
-    print(f"{'case':<48} {'wall median s':>13} {'min':>6} {'max':>6} {'CPU median s':>12} {'target s':>8}  ok")
+    print(
+        f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
+        f"load average {load}; workspaces built in {setup_s:.1f} s; "
+        f"{args.episodes}-episode site: {site_mb:.0f} MB"
+    )
+    print(
+        f"{'case':<48} {'wall median s':>13} {'min':>6} {'max':>6} {'CPU median s':>12} {'target s':>8}  ok"
+    )
     for name, (wall, cpu), target in rows:
         med = statistics.median(wall)
-        print(f"{name:<48} {med:>13.3f} {min(wall):>6.2f} {max(wall):>6.2f} {statistics.median(cpu):>12.3f} "
-              f"{target:>8.1f}  {'yes' if med <= target else 'NO'}")
+        print(
+            f"{name:<48} {med:>13.3f} {min(wall):>6.2f} {max(wall):>6.2f} {statistics.median(cpu):>12.3f} "
+            f"{target:>8.1f}  {'yes' if med <= target else 'NO'}"
+        )
     return 0
 
 

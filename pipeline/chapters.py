@@ -7,7 +7,7 @@ import logging
 from dataclasses import dataclass
 from pathlib import Path
 
-from mutagen.id3 import CHAP, CTOC, ID3, TIT2, WXXX, CTOCFlags, ID3NoHeaderError
+from mutagen.id3 import CHAP, CTOC, ID3, TIT2, WXXX, CTOCFlags, Frame, ID3NoHeaderError
 from mutagen.mp3 import HeaderNotFoundError
 
 from pipeline.errors import PublishError
@@ -64,7 +64,7 @@ def write_id3_chapters(mp3: Path, marks: list[ChapterMark], *, toc_title: str, p
     tags.delall("CTOC")
     ids = [f"chp{i}" for i in range(len(marks))]
     for element_id, mark in zip(ids, marks, strict=True):
-        sub_frames = [TIT2(encoding=3, text=[mark.title])]
+        sub_frames: list[Frame] = [TIT2(encoding=3, text=[mark.title])]
         if mark.anchor:
             sub_frames.append(WXXX(encoding=3, desc="", url=chapter_url(page_url, mark)))
         tags.add(

@@ -36,7 +36,7 @@ from pipeline import captions, chapters, site
 from pipeline.article import Article, read_article
 from pipeline.config import EpisodeMeta, Settings, parse_episode_meta
 from pipeline.episodes import load_record, now, set_state, update_record
-from pipeline.errors import DiptychError, PublishError
+from pipeline.errors import ArticleError, DiptychError, PublishError
 from pipeline.feed import FeedItem, TranscriptLink, channel_for_show, render_feed, truncate_utf8
 from pipeline.layout import EpisodeLayout, ProjectLayout
 from pipeline.models import EpisodeRecord, EpisodeState, Pairing, Transcript
@@ -133,21 +133,22 @@ def _read_article(layout: EpisodeLayout, record: EpisodeRecord) -> Article | Non
         raise PublishError(f"cannot publish '{record.slug}': {path} is missing; put the article back")
     try:
         return read_article(path)
-    except NotImplementedError:
-        # The reader is not available in this build: the page is rebuilt from pairing.json's text.
-        log.warning("%s: article reader unavailable, page built from pairing.json", record.slug)
-        return None
+    except ArticleError as exc:
+        raise PublishError(f"cannot publish '{record.slug}': {exc}") from exc
 
 
 def _audio_duration(path: Path, slug: str) -> float:
     if not path.is_file():
         raise PublishError(f"cannot publish '{slug}': {path} is missing; re-run 'diptych run' to rebuild it")
     try:
-        return float(MP3(path).info.length)
+        info = MP3(path).info
     except (MutagenError, OSError) as exc:
         raise PublishError(
             f"cannot publish '{slug}': {path} is not a readable MP3 ({exc}); re-run the audio stage"
         ) from exc
+    if info is None or not info.length:
+        raise PublishError(f"cannot publish '{slug}': {path} holds no audio; re-run the audio stage")
+    return float(info.length)
 
 
 def _read_transcript(layout: EpisodeLayout) -> Transcript:
@@ -155,7 +156,9 @@ def _read_transcript(layout: EpisodeLayout) -> Transcript:
         transcript = read_model_or_none(path, Transcript)
         if transcript is not None:
             return transcript
-    raise PublishError(f"cannot publish '{layout.slug}': no transcript in {layout.transcript_dir}; transcribe it")
+    raise PublishError(
+        f"cannot publish '{layout.slug}': no transcript in {layout.transcript_dir}; transcribe it"
+    )
 
 
 def _first_publication(meta: EpisodeMeta) -> datetime:
@@ -218,7 +221,9 @@ def show_cover(project: ProjectLayout, settings: Settings) -> Path | None:
         return None
     path = project.root / settings.show.cover
     if not path.is_file():
-        raise PublishError(f"show.cover = '{settings.show.cover}' not found in {project.root}: fix diptych.toml")
+        raise PublishError(
+            f"show.cover = '{settings.show.cover}' not found in {project.root}: fix diptych.toml"
+        )
     return path
 
 
@@ -253,7 +258,9 @@ def _write_mp3(src: EpisodeSource, mp3: Path, *, urls: SiteUrls, reuse: Path | N
         except OSError:
             log.debug("%s: cannot link %s, copying", src.slug, reuse)
     shutil.copyfile(src.audio, mp3)
-    chapters.write_id3_chapters(mp3, _marks(src), toc_title=src.record.title, page_url=_page_url(urls, src.slug))
+    chapters.write_id3_chapters(
+        mp3, _marks(src), toc_title=src.record.title, page_url=_page_url(urls, src.slug)
+    )
 
 
 def write_episode_folder(
@@ -347,7 +354,8 @@ def _feed_item(e: SiteEntry, urls: SiteUrls, show_image: str | None) -> FeedItem
         image_url=urls.at(folder + e.cover_name) if e.cover_name else show_image,
         chapters_url=urls.at(folder + "chapters.json") if e.has_chapters else None,
         transcripts=tuple(
-            TranscriptLink(urls.at(folder + name), mime, e.language, rel) for name, mime, rel in TRANSCRIPT_FILES
+            TranscriptLink(urls.at(folder + name), mime, e.language, rel)
+            for name, mime, rel in TRANSCRIPT_FILES
         ),
     )
 
@@ -400,8 +408,9 @@ def _write_root(root: Path, entries: list[SiteEntry], settings: Settings, cover:
         _write_if_changed(root / str(_cover_name(cover)), cover.read_bytes())
         image = urls.at(str(_cover_name(cover)))
     entries = _newest_first(entries)
-    channel = channel_for_show(settings.show, feed_url=urls.at("feed.xml"), link=urls.at("") or "index.html",
-                               image_url=image)
+    channel = channel_for_show(
+        settings.show, feed_url=urls.at("feed.xml"), link=urls.at("") or "index.html", image_url=image
+    )
     _write_public(root / "feed.xml", render_feed(channel, [_feed_item(e, urls, image) for e in entries]))
     _write_public(root / "index.html", site.render_home_page(_home(entries, settings, urls, cover)).encode())
 
@@ -498,7 +507,9 @@ def _warnings(settings: Settings, cover: Path | None) -> list[str]:
     return found
 
 
-def _build(project: ProjectLayout, sources: list[EpisodeSource], settings: Settings, *, full: bool) -> list[SiteEntry]:
+def _build(
+    project: ProjectLayout, sources: list[EpisodeSource], settings: Settings, *, full: bool
+) -> list[SiteEntry]:
     """Write the sources' folders in a staging folder, then swap them (or the whole site) in."""
     urls = SiteUrls.from_base_url(settings.show.base_url)
     with _staging(project) as staging:
@@ -506,7 +517,9 @@ def _build(project: ProjectLayout, sources: list[EpisodeSource], settings: Setti
         built.mkdir(mode=0o755)
         for src in sources:
             reuse = _reusable_mp3(project, src, urls)
-            write_episode_folder(src, built / src.slug, urls=urls, show_title=settings.show.title, reuse_mp3=reuse)
+            write_episode_folder(
+                src, built / src.slug, urls=urls, show_title=settings.show.title, reuse_mp3=reuse
+            )
         entries = [_entry(src, built / src.slug, settings) for src in sources]
         if full:
             _write_root(built, entries, settings, show_cover(project, settings))
@@ -526,7 +539,9 @@ def _record_publication(sources: list[EpisodeSource]) -> list[str]:
     return [s.slug for s in sources if s.record.state is EpisodeState.approved]
 
 
-def publish_site(project: ProjectLayout, settings: Settings, *, slugs: list[str] | None = None) -> PublishResult:
+def publish_site(
+    project: ProjectLayout, settings: Settings, *, slugs: list[str] | None = None
+) -> PublishResult:
     """Build output/site/ for every approved or published episode (or rebuild only `slugs`'s folders,
     the home page and the feed). The caller moves `newly_published` to the published state."""
     named = set(slugs or [])
@@ -547,7 +562,9 @@ def publish_site(project: ProjectLayout, settings: Settings, *, slugs: list[str]
         newly = _record_publication(sources)
     published = tuple(e.slug for e in _newest_first(entries))
     log.info("site built in %s: %d episodes (%d rebuilt)", project.site_dir, len(published), len(sources))
-    return PublishResult(project.site_dir, published, tuple(s.slug for s in sources), tuple(newly), tuple(warnings))
+    return PublishResult(
+        project.site_dir, published, tuple(s.slug for s in sources), tuple(newly), tuple(warnings)
+    )
 
 
 def unpublish_episode(project: ProjectLayout, settings: Settings, slug: str) -> None:
@@ -563,7 +580,12 @@ def unpublish_episode(project: ProjectLayout, settings: Settings, slug: str) -> 
             with _staging(project) as staging:
                 os.replace(project.site_dir / slug, staging / "trash" / slug)
         if project.site_dir.is_dir():
-            _write_root(project.site_dir, [e for e in others if e is not None], settings, show_cover(project, settings))
+            _write_root(
+                project.site_dir,
+                [e for e in others if e is not None],
+                settings,
+                show_cover(project, settings),
+            )
         (_entries_dir(project) / f"{slug}.json").unlink(missing_ok=True)
         set_state(layout, EpisodeState.approved, stage=UNPUBLISH_STAGE, message="taken off the site")
     log.info("%s: unpublished", slug)

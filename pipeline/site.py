@@ -211,7 +211,9 @@ def place_asides(blocks: Sequence[PageBlock], asides: Sequence[PageAside]) -> li
     after: dict[int, list[PageAside]] = {}
     for aside in sorted(asides, key=lambda a: a.start_s):
         before = [
-            (b.start_s, i) for i, b in enumerate(blocks) if b.start_s is not None and b.start_s <= aside.start_s
+            (b.start_s, i)
+            for i, b in enumerate(blocks)
+            if b.start_s is not None and b.start_s <= aside.start_s
         ]
         after.setdefault(max(before)[1] if before else -1, []).append(aside)
     flow: list[PageBlock | PageAside] = list(after.get(-1, []))
@@ -303,18 +305,26 @@ def _strip_li_end(html: str) -> Markup:
 
 
 def render_episode_page(page: EpisodePage) -> str:
-    return _environment().get_template("episode.html").render(
-        page=page,
-        t=ui_strings(page.language),
-        parts=_group_lists(page.flow),
-        date_text=format_date(page.published, page.language),
-        mp3=f"{page.slug}.mp3",
+    return (
+        _environment()
+        .get_template("episode.html")
+        .render(
+            page=page,
+            t=ui_strings(page.language),
+            parts=_group_lists(page.flow),
+            date_text=format_date(page.published, page.language),
+            mp3=f"{page.slug}.mp3",
+        )
     )
 
 
 def render_home_page(home: HomePage) -> str:
     entries = [(e, format_date(e.published, home.language)) for e in home.entries]
-    return _environment().get_template("home.html").render(home=home, t=ui_strings(home.language), entries=entries)
+    return (
+        _environment()
+        .get_template("home.html")
+        .render(home=home, t=ui_strings(home.language), entries=entries)
+    )
 
 
 def asset_bytes(name: str) -> bytes:

@@ -24,7 +24,17 @@ NS = {"itunes": "http://www.itunes.com/dtds/podcast-1.0.dtd", "podcast": PODCAST
 
 def make_cover(path: Path, size: int = 1400) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
-    cmd = ["ffmpeg", "-nostdin", "-loglevel", "error", "-y", "-f", "lavfi", "-i", f"color=c=0x336699:s={size}x{size}"]
+    cmd = [
+        "ffmpeg",
+        "-nostdin",
+        "-loglevel",
+        "error",
+        "-y",
+        "-f",
+        "lavfi",
+        "-i",
+        f"color=c=0x336699:s={size}x{size}",
+    ]
     subprocess.run([*cmd, "-frames:v", "1", str(path)], check=True)
     return path
 
@@ -94,7 +104,11 @@ def test_podcastparser_reads_what_gpodder_shows(built: tuple[ProjectLayout, Publ
     assert english["published"] == int(datetime(2026, 3, 1, 9, 0, tzinfo=UTC).timestamp())
     [enclosure] = english["enclosures"]
     mp3 = project.site_dir / "preamble" / "preamble.mp3"
-    assert enclosure == {"url": BASE + "preamble/preamble.mp3", "file_size": mp3.stat().st_size, "mime_type": "audio/mpeg"}
+    assert enclosure == {
+        "url": BASE + "preamble/preamble.mp3",
+        "file_size": mp3.stat().st_size,
+        "mime_type": "audio/mpeg",
+    }
     assert "Whereas recognition of the inherent dignity" in english["description_html"]
     # podcastparser 0.6.11 knows the podcast namespace only under its former GitHub address; under
     # the address the namespace specifies (and that feeds use) it reads no transcript or chapters.
@@ -144,8 +158,12 @@ def test_channel_elements(built: tuple[ProjectLayout, PublishResult]) -> None:
 
 def test_podcast_guid_follows_the_namespace_example() -> None:
     # The podcast namespace's own example: this feed URL gives this guid.
-    assert podcast_guid_for("https://mp3s.nashownotes.com/pc20rss.xml") == "917393e3-1b1e-5cef-ace4-edaa54e1f810"
-    assert podcast_guid_for("http://mp3s.nashownotes.com/pc20rss.xml/") == "917393e3-1b1e-5cef-ace4-edaa54e1f810"
+    assert (
+        podcast_guid_for("https://mp3s.nashownotes.com/pc20rss.xml") == "917393e3-1b1e-5cef-ace4-edaa54e1f810"
+    )
+    assert (
+        podcast_guid_for("http://mp3s.nashownotes.com/pc20rss.xml/") == "917393e3-1b1e-5cef-ace4-edaa54e1f810"
+    )
     assert uuid.UUID(podcast_guid_for("https://x.org/feed.xml")).version == 5
 
 
@@ -168,7 +186,10 @@ def test_no_cover_anywhere_gives_a_valid_feed_and_a_warning(
     assert not feed.bozo and len(feed.entries) == 1
 
 
-def test_episode_cover_wins_over_the_show_cover(project: ProjectLayout, real_audio: dict[str, RealAudio]) -> None:  # noqa: F811
+def test_episode_cover_wins_over_the_show_cover(
+    project: ProjectLayout,
+    real_audio: dict[str, RealAudio],  # noqa: F811
+) -> None:
     make_cover(project.root / "show.png")
     layout = add_french_episode(project, real_audio["fr"])
     make_cover(layout.source_dir / "cover.png")
@@ -202,7 +223,9 @@ def test_long_description_is_cut_at_a_word_under_4000_bytes(
     real_audio: dict[str, RealAudio],  # noqa: F811
 ) -> None:
     long = "Très " + "élégant " * 1200
-    add_french_episode(project, real_audio["fr"], article="---\ndescription: " + long + "\n---\n\n# T\n\nCorps.\n")
+    add_french_episode(
+        project, real_audio["fr"], article="---\ndescription: " + long + "\n---\n\n# T\n\nCorps.\n"
+    )
     result = publish_site(project, settings_for(project))
     description = ET.parse(result.feed).getroot().findtext("channel/item/description")
     assert description is not None

@@ -64,7 +64,10 @@ def test_only_approved_and_published_episodes_are_published(
     assert load_record(project.episode("preamble")).state is EpisodeState.awaiting_review
     set_state(project.episode("bonjour"), EpisodeState.published, stage="publish")
     again = publish_site(project, SETTINGS)
-    assert again.newly_published == () and load_record(project.episode("bonjour")).published_at == bonjour.published_at
+    assert (
+        again.newly_published == ()
+        and load_record(project.episode("bonjour")).published_at == bonjour.published_at
+    )
     with pytest.raises(PublishError, match="approve it first"):
         publish_site(project, SETTINGS, slugs=["preamble"])
 

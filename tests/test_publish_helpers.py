@@ -32,7 +32,6 @@ from pipeline.models import (
 from pipeline.store import write_model
 
 
-
 def encode_mp3(source: Path, dest: Path, *, seconds: float | None = None, bitrate_k: int = 64) -> Path:
     """Encode a real recording to MP3 (mono, 44.1 kHz), optionally cut to its first `seconds`."""
     dest.parent.mkdir(parents=True, exist_ok=True)
@@ -50,7 +49,9 @@ def timed_words(text: str, *, start_s: float, end_s: float) -> list[Word]:
     words, at = [], start_s
     for token in tokens:
         length = (end_s - start_s) * (len(token) + 1) / total
-        words.append(Word(start_s=round(at, 3), end_s=round(at + length, 3), text=" " + token, probability=0.9))
+        words.append(
+            Word(start_s=round(at, 3), end_s=round(at + length, 3), text=" " + token, probability=0.9)
+        )
         at += length
     return words
 
@@ -62,10 +63,17 @@ def make_transcript(sentences: list[str], *, duration_s: float, language: str = 
     for i, sentence in enumerate(sentences):
         span = duration_s * len(sentence) / total
         words = timed_words(sentence, start_s=at, end_s=at + span * 0.95)
-        segments.append(Segment(id=i, start_s=round(at, 3), end_s=round(at + span * 0.95, 3), text=sentence, words=words))
+        segments.append(
+            Segment(id=i, start_s=round(at, 3), end_s=round(at + span * 0.95, 3), text=sentence, words=words)
+        )
         at += span
     return Transcript(
-        language=language, engine="test", model="hand-made", audio_sha256="0" * 64, duration_s=duration_s, segments=segments
+        language=language,
+        engine="test",
+        model="hand-made",
+        audio_sha256="0" * 64,
+        duration_s=duration_s,
+        segments=segments,
     )
 
 
@@ -82,17 +90,27 @@ def pairing_for(paragraphs: list[str], transcript: Transcript) -> Pairing:
             (i for i in range(cursor, len(norm) - len(head) + 1) if norm[i : i + len(head)] == head), None
         )
         if hit is None:
-            blocks.append(PairedBlock(index=index, kind="paragraph", text=paragraph, anchor=anchor, status="text_only"))
+            blocks.append(
+                PairedBlock(index=index, kind="paragraph", text=paragraph, anchor=anchor, status="text_only")
+            )
             continue
         last = min(hit + len(paragraph.split()) - 1, len(words) - 1)
         blocks.append(
             PairedBlock(
-                index=index, kind="paragraph", text=paragraph, anchor=anchor, status="paired",
-                start_s=words[hit].start_s, end_s=words[last].end_s, score=0.9,
+                index=index,
+                kind="paragraph",
+                text=paragraph,
+                anchor=anchor,
+                status="paired",
+                start_s=words[hit].start_s,
+                end_s=words[last].end_s,
+                score=0.9,
             )
         )
         if index % 2 == 0:
-            chapters.append(Chapter(title=" ".join(paragraph.split()[:5]), start_s=words[hit].start_s, anchor=anchor))
+            chapters.append(
+                Chapter(title=" ".join(paragraph.split()[:5]), start_s=words[hit].start_s, anchor=anchor)
+            )
         cursor = last + 1
     return Pairing(
         blocks=blocks,
@@ -143,12 +161,19 @@ def make_episode(
         if audio_only:
             pairing = pairing.model_copy(update={"audio_only": audio_only})
         write_model(layout.pairing_json, pairing)
-    for step in (EpisodeState.normalized, EpisodeState.transcribed, EpisodeState.paired, EpisodeState.awaiting_review):
+    for step in (
+        EpisodeState.normalized,
+        EpisodeState.transcribed,
+        EpisodeState.paired,
+        EpisodeState.awaiting_review,
+    ):
         set_state(layout, step, stage="test")
     if state in (EpisodeState.approved, EpisodeState.published):
         set_state(layout, EpisodeState.approved, stage="review")
     if state is EpisodeState.published:
-        set_state(layout, EpisodeState.published, stage="publish", published_at=published_at or datetime.now(UTC))
+        set_state(
+            layout, EpisodeState.published, stage="publish", published_at=published_at or datetime.now(UTC)
+        )
     elif published_at is not None:
         update_record(layout, published_at=published_at)
     return layout
@@ -173,7 +198,8 @@ def real_audio(speech: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[s
             (speech / "udhr-preamble-en.txt").read_text(encoding="utf-8"),
         ),
         "fr": RealAudio(
-            encode_mp3(speech / "ej-fra.m4a", folder / "fr.mp3"), (speech / "ej-fra.txt").read_text(encoding="utf-8")
+            encode_mp3(speech / "ej-fra.m4a", folder / "fr.mp3"),
+            (speech / "ej-fra.txt").read_text(encoding="utf-8"),
         ),
     }
 
@@ -194,7 +220,9 @@ def mp3_duration(path: Path) -> float:
     return float(MP3(path).info.length)
 
 
-def add_english_episode(project: ProjectLayout, audio: RealAudio, slug: str = "preamble", **kw: object) -> EpisodeLayout:
+def add_english_episode(
+    project: ProjectLayout, audio: RealAudio, slug: str = "preamble", **kw: object
+) -> EpisodeLayout:
     paras = paragraphs_of(audio.text)
     transcript = make_transcript(paras, duration_s=mp3_duration(audio.path), language="en")
     article_paras = paras[:4] + ["A paragraph written for the page only, never read aloud."] + paras[4:]
@@ -212,7 +240,9 @@ def add_english_episode(project: ProjectLayout, audio: RealAudio, slug: str = "p
     return make_episode(project, slug, **fields)  # type: ignore[arg-type]
 
 
-def add_french_episode(project: ProjectLayout, audio: RealAudio, slug: str = "bonjour", **kw: object) -> EpisodeLayout:
+def add_french_episode(
+    project: ProjectLayout, audio: RealAudio, slug: str = "bonjour", **kw: object
+) -> EpisodeLayout:
     sentences = sentences_of(audio.text)
     transcript = make_transcript(sentences, duration_s=mp3_duration(audio.path), language="fr")
     paras = [" ".join(sentences[i : i + 2]) for i in range(0, len(sentences), 2)]
@@ -221,7 +251,9 @@ def add_french_episode(project: ProjectLayout, audio: RealAudio, slug: str = "bo
         "mp3": audio.path,
         "transcript": transcript,
         "pairing": pairing_for(paras, transcript),
-        "article": article_markdown("Présentation", paras, front_matter="language: fr\ndescription: Qui est Éric ?"),
+        "article": article_markdown(
+            "Présentation", paras, front_matter="language: fr\ndescription: Qui est Éric ?"
+        ),
     }
     fields.update(kw)
     return make_episode(project, slug, **fields)  # type: ignore[arg-type]

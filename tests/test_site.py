@@ -64,8 +64,12 @@ def parse(path: Path) -> Tags:
 
 @pytest.fixture
 def site(project: ProjectLayout, real_audio: dict[str, RealAudio]) -> ProjectLayout:  # noqa: F811
-    add_english_episode(project, real_audio["en"], title="Rights & <Wrongs> \"said\" 'he'",
-                        published_at=datetime(2026, 1, 5, tzinfo=UTC))
+    add_english_episode(
+        project,
+        real_audio["en"],
+        title="Rights & <Wrongs> \"said\" 'he'",
+        published_at=datetime(2026, 1, 5, tzinfo=UTC),
+    )
     add_french_episode(project, real_audio["fr"])
     publish_site(project, SETTINGS)
     return project
@@ -94,7 +98,10 @@ def test_sanitize_html_directly() -> None:
 def test_titles_and_names_are_escaped(site: ProjectLayout) -> None:
     page = (site.site_dir / "preamble" / "index.html").read_text()
     assert "<h1>Rights &amp; &lt;Wrongs&gt; &#34;said&#34; &#39;he&#39;</h1>" in page
-    assert "<title>Rights &amp; &lt;Wrongs&gt; &#34;said&#34; &#39;he&#39; · Show &amp; &lt;Tell&gt;</title>" in page
+    assert (
+        "<title>Rights &amp; &lt;Wrongs&gt; &#34;said&#34; &#39;he&#39; · Show &amp; &lt;Tell&gt;</title>"
+        in page
+    )
     home = parse(site.site_dir / "index.html")
     assert "Rights & <Wrongs> \"said\" 'he'" in home.text
 
@@ -120,15 +127,24 @@ def test_audio_only_passage_sits_after_the_block_before_it_in_time(site: Project
     html = (site.site_dir / "preamble" / "index.html").read_text()
     aside_at = html.index('class="only-audio"')
     span = pairing.audio_only[0]
-    before = max((b for b in pairing.blocks if b.start_s is not None and b.start_s <= span.start_s), key=lambda b: b.start_s or 0)
-    after = min((b for b in pairing.blocks if b.start_s is not None and b.start_s > span.start_s), key=lambda b: b.start_s or 0)
+    before = max(
+        (b for b in pairing.blocks if b.start_s is not None and b.start_s <= span.start_s),
+        key=lambda b: b.start_s or 0,
+    )
+    after = min(
+        (b for b in pairing.blocks if b.start_s is not None and b.start_s > span.start_s),
+        key=lambda b: b.start_s or 0,
+    )
     assert html.index(f'id="{before.anchor}"') < aside_at < html.index(f'id="{after.anchor}"')
     assert "Only in the episode" in html and "An aside heard only in the episode." in html
 
 
 def test_place_asides_order() -> None:
-    blocks = [PageBlock("<p>a</p>", "a", "paragraph", 0.0, 5.0), PageBlock("<p>b</p>", "b", "paragraph"),
-              PageBlock("<p>c</p>", "c", "paragraph", 20.0, 30.0)]
+    blocks = [
+        PageBlock("<p>a</p>", "a", "paragraph", 0.0, 5.0),
+        PageBlock("<p>b</p>", "b", "paragraph"),
+        PageBlock("<p>c</p>", "c", "paragraph", 20.0, 30.0),
+    ]
     early, middle, late = PageAside(-1.0, 0.0, "x"), PageAside(10.0, 15.0, "y"), PageAside(40.0, 50.0, "z")
     flow = place_asides(blocks, [late, middle, early])
     assert flow == [early, blocks[0], middle, blocks[1], blocks[2], late]
@@ -158,7 +174,13 @@ def test_landmarks_labels_and_transcript(site: ProjectLayout) -> None:
     seeks = tags.find("a", **{"class": "seek"})
     assert len(seeks) > 10 and all(a["href"].startswith("preamble.mp3#t=") for a in seeks)  # type: ignore[union-attr]
     downloads = {a["href"] for a in tags.find("a") if "download" in a}
-    assert downloads == {"preamble.mp3", "transcript.vtt", "transcript.srt", "transcript.txt", "transcript.json"}
+    assert downloads == {
+        "preamble.mp3",
+        "transcript.vtt",
+        "transcript.srt",
+        "transcript.txt",
+        "transcript.json",
+    }
     assert not tags.find("div", onclick="")  # interactive things are links, not divs
 
 

@@ -55,7 +55,9 @@ class StaticServer:
             self.port = sock.getsockname()[1]
         app = Starlette()
         app.mount("/", StaticFiles(directory=folder, html=True))
-        self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning"))
+        self.server = uvicorn.Server(
+            uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning")
+        )
         self.thread = threading.Thread(target=self.server.run, daemon=True)
 
     @property
@@ -90,7 +92,9 @@ def browser() -> Iterator[object]:
 
 @pytest.fixture
 def site(project: ProjectLayout, real_audio: dict[str, RealAudio], whisper_en: Transcript) -> ProjectLayout:  # noqa: F811
-    add_whisper_episode(project, real_audio["en"], whisper_en, published_at=datetime(2026, 2, 1, 8, 0, tzinfo=UTC))
+    add_whisper_episode(
+        project, real_audio["en"], whisper_en, published_at=datetime(2026, 2, 1, 8, 0, tzinfo=UTC)
+    )
     add_french_episode(project, real_audio["fr"])
     publish_site(project, Settings(show={"base_url": "https://example.org/pod/", "title": "Diptych demo"}))
     return project
@@ -189,7 +193,9 @@ def test_chapters_and_transcript_times_seek(page, served: str, site: ProjectLayo
     start = float(line.get_attribute("data-start"))
     line.click()
     assert start <= wait_playing_from(page, start) < start + 5
-    assert page.locator(".transcript li.current a.seek").get_attribute("data-start") == line.get_attribute("data-start")
+    assert page.locator(".transcript li.current a.seek").get_attribute("data-start") == line.get_attribute(
+        "data-start"
+    )
 
 
 def test_page_from_file_url_renders_and_plays(browser, site: ProjectLayout) -> None:  # type: ignore[no-untyped-def]
@@ -198,7 +204,9 @@ def test_page_from_file_url_renders_and_plays(browser, site: ProjectLayout) -> N
     url = (site.site_dir / "preamble" / "index.html").as_uri()
     tab.goto(url)
     assert tab.locator("h1").inner_text() == "The Preamble"
-    assert tab.evaluate("getComputedStyle(document.body).backgroundColor") == "rgb(251, 250, 247)"  # CSS loaded
+    assert (
+        tab.evaluate("getComputedStyle(document.body).backgroundColor") == "rgb(251, 250, 247)"
+    )  # CSS loaded
     src = tab.evaluate("document.querySelector('.player audio').currentSrc")
     assert src == (site.site_dir / "preamble" / "preamble.mp3").as_uri()
     tab.wait_for_function("() => document.querySelector('.player audio').duration > 0", timeout=10000)
