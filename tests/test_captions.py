@@ -8,9 +8,10 @@ import json
 import re
 from pathlib import Path
 
+import pytest
 import srt
 import webvtt
-from test_publish_helpers import make_transcript
+from test_publish_helpers import make_transcript, real_audio, whisper_en  # noqa: F401
 
 from pipeline.captions import (
     MAX_CUE_S,
@@ -163,3 +164,23 @@ def test_write_transcript_files(tmp_path: Path, speech: Path) -> None:
     names = sorted(p.name for p in tmp_path.iterdir())
     assert names == [f"transcript.{ext}" for ext in ("html", "json", "srt", "txt", "vtt")]
     assert (tmp_path / "transcript.vtt").read_text().startswith("WEBVTT\n")
+
+
+@pytest.mark.integration
+def test_cues_from_the_real_model_word_times(whisper_en: Transcript) -> None:  # noqa: F811
+    """The Whisper base model's transcript of a real recording: limits hold, no word is lost."""
+    cues = build_cues(whisper_en)
+    vtt = webvtt.from_buffer(io.StringIO(render_vtt(cues)))
+    subs = list(srt.parse(render_srt(cues)))
+    assert len(vtt.captions) == len(subs) == len(cues) > 15
+    for caption in vtt.captions:
+        lines = caption.text.splitlines()
+        assert len(lines) <= 2 and all(len(line) <= MAX_LINE_CHARS for line in lines), lines
+        assert caption.end_in_seconds - caption.start_in_seconds <= MAX_CUE_S
+    assert _words(" ".join(s.content.replace("\n", " ") for s in subs)) == _words(
+        " ".join(w.text for seg in whisper_en.segments for w in seg.words)
+    )
+    # Cues follow the speech: each starts within its first word's time.
+    words = [w for seg in whisper_en.segments for w in seg.words]
+    assert cues[0].start_s == pytest.approx(words[0].start_s)
+    assert "inherent dignity" in " ".join(c.text for c in cues)

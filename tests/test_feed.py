@@ -110,6 +110,8 @@ def test_podcastparser_reads_what_gpodder_shows(built: tuple[ProjectLayout, Publ
         "mime_type": "audio/mpeg",
     }
     assert "Whereas recognition of the inherent dignity" in english["description_html"]
+    # No cover of its own: the episode shows the show's.
+    assert english["episode_art_url"] == BASE + "cover.png"
     # podcastparser 0.6.11 knows the podcast namespace only under its former GitHub address; under
     # the address the namespace specifies (and that feeds use) it reads no transcript or chapters.
     assert "transcript_url" not in english and "chapters_json_url" not in english

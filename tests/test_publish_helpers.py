@@ -142,14 +142,15 @@ def make_episode(
     audio_only: list[AudioOnlySpan] | None = None,
     published_at: datetime | None = None,
     link_audio: bool = False,
+    article_name: str = "article.md",
 ) -> EpisodeLayout:
     """A workspace as the earlier stages leave it, in `state`."""
     layout = project.episode(slug)
     layout.source_dir.mkdir(parents=True, exist_ok=True)
     record_fields: dict[str, object] = {"language": transcript.language, "duration_s": transcript.duration_s}
     if article is not None:
-        (layout.source_dir / "article.md").write_text(article, encoding="utf-8")
-        record_fields["source_article"] = "article.md"
+        (layout.source_dir / article_name).write_text(article, encoding="utf-8")
+        record_fields["source_article"] = article_name
     create_record(layout, title=title, **record_fields)
     layout.audio_dir.mkdir(parents=True, exist_ok=True)
     if link_audio:

@@ -216,3 +216,21 @@ def test_page_works_without_an_article(project: ProjectLayout, real_audio: dict[
     html = (project.site_dir / "bonjour" / "index.html").read_text()
     # The blocks come from pairing.json's text; the transcript is all there.
     assert 'class="play"' in html and 'id="p-1"' in html and "Bonjour." in html
+
+
+def test_a_real_creator_article_publishes_in_french(
+    project: ProjectLayout,
+    real_audio: dict[str, RealAudio],  # noqa: F811
+    examples: Path,
+) -> None:
+    article = (examples / "creator-article-fr.txt").read_text(encoding="utf-8")
+    add_french_episode(project, real_audio["fr"], article=article, article_name="bilan.txt", pairing=None)
+    publish_site(project, SETTINGS)
+    html = (project.site_dir / "bonjour" / "index.html").read_text()
+    tags = parse(project.site_dir / "bonjour" / "index.html")
+    assert '<html lang="fr">' in html and "Transcription complète" in html
+    text = " ".join(tags.text)
+    assert "coworking" in text and "« Range-ci" in text
+    assert "<script" not in html.split('<article class="article"', 1)[1].split("</article>", 1)[0]
+    feed = (project.site_dir / "feed.xml").read_text()
+    assert "coworking" in feed
