@@ -1,9 +1,8 @@
 """The review's editing core: a person's edits to a transcript, with word times kept. Pure.
 
 Every edit is a pure function Transcript -> Transcript that also appends an `Edit` to the history.
-Word times survive edits: the edited words are aligned with the segment's words (difflib on
-normalized tokens); a word that is unchanged keeps its times exactly, words that were typed get
-times inside the gap their neighbours leave, shared in proportion to their length. Undo rebuilds
+Word times survive edits (pipeline.review_timing): a word that is unchanged keeps its times
+exactly, words that were typed get times inside the gap their neighbours leave. Undo rebuilds
 the transcript from the draft by replaying the history without the undone edit, so every edit
 carries what replaying it needs. Only `load_for_review`, `save_review` and the decisions do I/O.
 """
@@ -11,19 +10,15 @@ carries what replaying it needs. Only `load_for_review`, `save_review` and the d
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from difflib import SequenceMatcher
 
 from pipeline.episodes import now
 from pipeline.errors import ReviewError
-from pipeline.models import Edit, Segment, Transcript, Word
+from pipeline.models import Edit, Segment, Transcript
+from pipeline.review_timing import align, align_words
 
-# Where a typed word's probability is asked for: a person wrote it, so it is certain.
-TYPED_PROBABILITY = 1.0
-_NON_WORD = re.compile(r"[^\w]+")
-# Above this many cells an exact word alignment costs too much time: difflib's greedy one is used.
-_MAX_EXACT_CELLS = 250_000
 _MARK = re.compile(r"^\s*\[(?:(\d+):)?(\d+):(\d{2})(?:\.\d+)?\]\s?(.*)$")
 
 
@@ -35,96 +30,6 @@ class Match:
     start: int
     end: int
     text: str  # the segment's whole displayed text, for a preview
-
-
-def _norm(token: str) -> str:
-    """Compare words without case or punctuation: "Hello," and "hello" are the same word."""
-    return _NON_WORD.sub("", token.casefold()) or token
-
-
-def _spread(tokens: Sequence[str], lo: float, hi: float) -> list[Word]:
-    """Times for typed words: [lo, hi] shared in proportion to their length, in order."""
-    hi = max(hi, lo)
-    weights = [len(t) + 1 for t in tokens]
-    total = sum(weights)
-    words, acc = [], 0
-    for token, weight in zip(tokens, weights, strict=True):
-        start = min(max(round(lo + (hi - lo) * acc / total, 3), lo), hi)
-        acc += weight
-        end = hi if acc == total else min(max(round(lo + (hi - lo) * acc / total, 3), start), hi)
-        words.append(Word(start_s=start, end_s=end, text=f" {token}", probability=TYPED_PROBABILITY))
-    return words
-
-
-def _lcs_pairs(a: Sequence[str], b: Sequence[str]) -> list[tuple[int, int]]:
-    """Index pairs of a longest common subsequence (exact, unlike difflib's greedy blocks)."""
-    n, m = len(a), len(b)
-    lengths = [[0] * (m + 1) for _ in range(n + 1)]
-    for i in range(n - 1, -1, -1):
-        row, below = lengths[i], lengths[i + 1]
-        for j in range(m - 1, -1, -1):
-            row[j] = below[j + 1] + 1 if a[i] == b[j] else max(below[j], row[j + 1])
-    pairs, i, j = [], 0, 0
-    while i < n and j < m:
-        if a[i] == b[j]:
-            pairs.append((i, j))
-            i, j = i + 1, j + 1
-        elif lengths[i + 1][j] >= lengths[i][j + 1]:
-            i += 1
-        else:
-            j += 1
-    return pairs
-
-
-def _opcodes(a: Sequence[str], b: Sequence[str]) -> list[tuple[str, int, int, int, int]]:
-    """difflib-style opcodes keeping as many words as possible; difflib itself for very long blocks."""
-    head = 0
-    while head < min(len(a), len(b)) and a[head] == b[head]:
-        head += 1
-    tail = 0
-    while tail < min(len(a), len(b)) - head and a[-1 - tail] == b[-1 - tail]:
-        tail += 1
-    mid_a, mid_b = a[head : len(a) - tail], b[head : len(b) - tail]
-    if len(mid_a) * len(mid_b) > _MAX_EXACT_CELLS:
-        blocks = SequenceMatcher(None, mid_a, mid_b, autojunk=False).get_matching_blocks()
-        pairs = [(blk.a + k, blk.b + k) for blk in blocks for k in range(blk.size)]
-    else:
-        pairs = _lcs_pairs(mid_a, mid_b)
-    pairs = [(k, k) for k in range(head)] + [(i + head, j + head) for i, j in pairs]
-    pairs += [(len(a) - tail + k, len(b) - tail + k) for k in range(tail)]
-    ops, i, j = [], 0, 0
-    for pi, pj in [*pairs, (len(a), len(b))]:
-        if pi > i or pj > j:
-            ops.append(("replace" if pi > i and pj > j else "delete" if pi > i else "insert", i, pi, j, pj))
-        if (pi, pj) != (len(a), len(b)):
-            if ops and ops[-1][0] == "equal":
-                ops[-1] = ("equal", ops[-1][1], pi + 1, ops[-1][3], pj + 1)
-            else:
-                ops.append(("equal", pi, pi + 1, pj, pj + 1))
-        i, j = pi + 1, pj + 1
-    return ops
-
-
-def _align(old: Sequence[Word], tokens: Sequence[str], lo: float, hi: float) -> list[tuple[Word, int | None]]:
-    """Each token's word, with the index in `old` of the word it keeps (None: typed, newly timed)."""
-    out: list[tuple[Word, int | None]] = []
-    for tag, i1, i2, j1, j2 in _opcodes([_norm(w.text) for w in old], [_norm(t) for t in tokens]):
-        if tag == "equal":
-            for k in range(j2 - j1):
-                word, text = old[i1 + k], f" {tokens[j1 + k]}"
-                out.append((word if word.text == text else word.model_copy(update={"text": text}), i1 + k))
-        elif tag in ("replace", "insert"):
-            gap_lo = out[-1][0].end_s if out else lo
-            gap_hi = old[i2].start_s if i2 < len(old) else hi
-            if tag == "replace":  # the replaced words' own span, when it lies inside the gap
-                gap_lo, gap_hi = max(gap_lo, old[i1].start_s), min(gap_hi, max(old[i2 - 1].end_s, gap_lo))
-            out.extend((w, None) for w in _spread(tokens[j1:j2], gap_lo, gap_hi))
-    return out
-
-
-def align_words(old: Sequence[Word], tokens: Sequence[str], lo: float, hi: float) -> list[Word]:
-    """Words for `tokens`, timed from `old` (the words they replace, inside [lo, hi])."""
-    return [w for w, _ in _align(old, tokens, lo, hi)]
 
 
 def display_text(segment: Segment) -> str:
@@ -152,7 +57,9 @@ def _with(t: Transcript, segments: list[Segment], edit: Edit | None, **updates: 
     return t.model_copy(update={"segments": segments, "edits": edits, **updates})
 
 
-def _edit(kind: str, ids: list[int], before: str, after: str, **options: object) -> Edit:
+def _edit(
+    kind: str, ids: list[int], before: str, after: str, **options: str | int | float | bool | None
+) -> Edit:
     return Edit(kind=kind, segment_ids=ids, before=before, after=after, at=now(), options=options)
 
 
@@ -174,7 +81,7 @@ def apply_text_edit(t: Transcript, segment_id: int, new_text: str) -> Transcript
 
 
 def _merged(a: Segment, b: Segment) -> Segment:
-    def pick(values: list[float | None], best: type[min] | type[max]) -> float | None:
+    def pick(values: list[float | None], best: Callable[[list[float]], float]) -> float | None:
         present = [v for v in values if v is not None]
         return best(present) if present else None
 
@@ -252,7 +159,7 @@ def _pattern(find: str, whole_word: bool) -> re.Pattern[str]:
 def find_matches(t: Transcript, find: str, *, whole_word: bool = True) -> list[Match]:
     """Every occurrence of `find` (case-insensitive), in transcript order."""
     pattern = _pattern(find, whole_word)
-    out = []
+    out: list[Match] = []
     for seg in t.segments:
         text = display_text(seg)
         out.extend(Match(seg.id, m.start(), m.end(), text) for m in pattern.finditer(text))
@@ -380,7 +287,7 @@ def _rebuild_block(old: list[Segment], lines: list[str], lo: float, hi: float, n
     if old:
         lo, hi = old[0].start_s, old[-1].end_s
     tokens = [line.split() for line in lines]
-    aligned = _align(words, [tok for line in tokens for tok in line], lo, hi)
+    aligned = align(words, [tok for line in tokens for tok in line], lo, hi)
     out, used, pos = [], set(), 0
     for line_tokens in tokens:
         line, pos = aligned[pos : pos + len(line_tokens)], pos + len(line_tokens)
