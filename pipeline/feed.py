@@ -6,11 +6,13 @@ XML library's job. The values come in as plain frozen dataclasses (see pipeline.
 
 from __future__ import annotations
 
+import struct
 import uuid
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 from datetime import datetime
 from email.utils import format_datetime
+from pathlib import Path
 
 from pipeline import __version__
 from pipeline.config import ShowSettings
@@ -112,6 +114,34 @@ def truncate_utf8(text: str, *, limit: int = MAX_DESCRIPTION_BYTES) -> str:
     head = text.encode("utf-8")[:room].decode("utf-8", errors="ignore")
     cut = head.rfind(" ")
     return (head[:cut] if cut > 0 else head).rstrip(" ,;:") + " …"
+
+
+def image_size(path: Path) -> tuple[int, int] | None:
+    """(width, height) of a PNG or JPEG file from its header, or None for other or broken files."""
+    data = path.read_bytes()
+    if data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) >= 24:
+        return struct.unpack(">II", data[16:24])
+    if data[:2] != b"\xff\xd8":
+        return None
+    at = 2
+    while at + 9 < len(data) and data[at] == 0xFF:
+        marker, length = data[at + 1], struct.unpack(">H", data[at + 2 : at + 4])[0]
+        if marker in (0xC0, 0xC1, 0xC2):  # start of frame: height then width
+            height, width = struct.unpack(">HH", data[at + 5 : at + 9])
+            return width, height
+        at += 2 + length
+    return None
+
+
+def cover_problem(path: Path) -> str | None:
+    """Why Apple Podcasts would refuse this cover (1400–3000 px square, JPEG or PNG), or None."""
+    size = image_size(path)
+    if size is None:
+        return f"{path.name} is not a JPEG or PNG image: Apple Podcasts needs one"
+    width, height = size
+    if width != height or not 1400 <= width <= 3000:
+        return f"{path.name} is {width}×{height} px: Apple Podcasts needs a square of 1400 to 3000 px"
+    return None
 
 
 def _q(ns: str, tag: str) -> str:

@@ -37,7 +37,14 @@ from pipeline.article import Article, read_article
 from pipeline.config import EpisodeMeta, Settings, parse_episode_meta
 from pipeline.episodes import load_record, now, set_state, update_record
 from pipeline.errors import ArticleError, DiptychError, PublishError
-from pipeline.feed import FeedItem, TranscriptLink, channel_for_show, render_feed, truncate_utf8
+from pipeline.feed import (
+    FeedItem,
+    TranscriptLink,
+    channel_for_show,
+    cover_problem,
+    render_feed,
+    truncate_utf8,
+)
 from pipeline.layout import EpisodeLayout, ProjectLayout
 from pipeline.models import EpisodeRecord, EpisodeState, Pairing, Transcript
 from pipeline.site import SiteUrls
@@ -502,6 +509,15 @@ def _warnings(settings: Settings, cover: Path | None) -> list[str]:
         found.append(WARN_NO_BASE_URL)
     if cover is None:
         found.append(WARN_NO_COVER)
+    elif (problem := cover_problem(cover)) is not None:
+        found.append(f"show.cover: {problem}")
+    for warning in found:
+        log.warning(warning)
+    return found
+
+
+def _cover_warnings(sources: list[EpisodeSource]) -> list[str]:
+    found = [f"{s.slug}: {problem}" for s in sources if s.cover and (problem := cover_problem(s.cover))]
     for warning in found:
         log.warning(warning)
     return found
@@ -552,7 +568,7 @@ def publish_site(
         rebuild = [r for r in records if slugs is None or r.slug in named]
         sources = [load_source(project.episode(r.slug), settings) for r in rebuild]
         cover = show_cover(project, settings)
-        warnings = _warnings(settings, cover)
+        warnings = _warnings(settings, cover) + _cover_warnings(sources)
         entries = _build(project, sources, settings, full=slugs is None)
         if slugs is not None:
             others = [_listed_entry(project, r, settings) for r in records if r.slug not in named]

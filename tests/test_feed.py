@@ -14,7 +14,7 @@ import pytest
 from test_publish_helpers import RealAudio, add_english_episode, add_french_episode, real_audio  # noqa: F401
 
 from pipeline.config import Settings
-from pipeline.feed import PODCAST, podcast_guid_for, truncate_utf8
+from pipeline.feed import PODCAST, cover_problem, image_size, podcast_guid_for, truncate_utf8
 from pipeline.layout import ProjectLayout
 from pipeline.publish import WARN_NO_BASE_URL, WARN_NO_COVER, PublishResult, publish_site
 
@@ -204,6 +204,7 @@ def test_episode_cover_wins_over_the_show_cover(
     assert parsed["cover_url"] == BASE + "cover.png"
     assert parsed["episodes"][0]["episode_art_url"] == BASE + "bonjour/cover.png"
     assert (project.site_dir / "bonjour" / "cover.png").is_file()
+    assert '<img class="cover" src="cover.png"' in (project.site_dir / "bonjour" / "index.html").read_text()
 
 
 def test_without_base_url_the_site_is_built_and_a_warning_returned(
@@ -262,3 +263,17 @@ def _record_guid(project: ProjectLayout, slug: str) -> str:
     from pipeline.episodes import load_record
 
     return load_record(project.episode(slug)).guid
+
+
+def test_a_cover_apple_would_refuse_gives_a_warning(
+    project: ProjectLayout,
+    real_audio: dict[str, RealAudio],  # noqa: F811
+) -> None:
+    add_french_episode(project, real_audio["fr"])
+    make_cover(project.root / "small.jpg", size=600)
+    result = publish_site(project, settings_for(project, cover="small.jpg"))
+    expected = "show.cover: small.jpg is 600×600 px: Apple Podcasts needs a square of 1400 to 3000 px"
+    assert expected in result.warnings
+    assert image_size(project.root / "small.jpg") == (600, 600)
+    assert image_size(make_cover(project.root / "big.png", size=1500)) == (1500, 1500)
+    assert cover_problem(project.root / "big.png") is None
