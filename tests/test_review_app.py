@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shutil
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -341,3 +342,82 @@ def test_only_in_the_episode_is_shown(project, speech: Path) -> None:
     row = html[html.index('<div class="row only-audio">') :]
     row = row[: row.index('<div class="row', 10)]
     assert 'id="s2"' in row and "only in the episode" in row
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.mark.parametrize("host", [None, "0.0.0.0"])
+def test_serve_binds_loopback_unless_told_and_logs_the_address(
+    project, speech: Path, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch, host: str | None
+) -> None:
+    import logging
+
+    import httpx
+    import uvicorn
+
+    from pipeline.review_app import serve
+
+    build_episode(project, speech)
+    servers: list[uvicorn.Server] = []
+    real_run = uvicorn.Server.run
+
+    def run_and_keep(
+        self: uvicorn.Server, sockets: object = None
+    ) -> None:  # the real server, kept to stop it
+        servers.append(self)
+        real_run(self, sockets)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(uvicorn.Server, "run", run_and_keep)
+    caplog.set_level(logging.INFO, logger="pipeline.review_app")
+    port = _free_port()
+    options = {"port": port, "slug": "udhr-preamble"} | ({"host": host} if host else {})
+    thread = threading.Thread(target=serve, args=(project, Settings()), kwargs=options, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 15
+    while not (servers and servers[0].started) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    try:
+        assert servers and servers[0].started
+        assert servers[0].config.host == (host or "127.0.0.1")
+        [url] = [
+            r.getMessage().split("review page: ")[1]
+            for r in caplog.records
+            if "review page: " in r.getMessage()
+        ]
+        assert url.startswith(f"http://127.0.0.1:{port}/episodes/udhr-preamble?token=")
+        page = httpx.get(url, follow_redirects=True)
+        assert page.status_code == 200 and "Whereas recognition" in page.text
+        warned = [r for r in caplog.records if r.levelno == logging.WARNING and "served on" in r.getMessage()]
+        assert bool(warned) == (host is not None)
+    finally:
+        if servers:
+            servers[0].should_exit = True
+        thread.join(10)
+
+
+def test_import_of_an_edited_export(client: TestClient, project) -> None:
+    layout = project.episode("udhr-preamble")
+    text = client.get("/episodes/udhr-preamble/transcript.txt").text
+    lines = text.splitlines()
+    lines[0] = lines[0].replace("Whereas", "Considering", 1)
+    lines[3] = lines[3] + " " + lines.pop(4).split("] ", 1)[1]
+    r = post(
+        client,
+        "/api/episodes/udhr-preamble/edit",
+        {"base_version": 0, "op": "import", "text": "\n".join(lines)},
+    )
+    assert r.status_code == 200, r.text
+    reviewed = read_model(layout.reviewed_json, Transcript)
+    draft = read_model(layout.draft_json, Transcript)
+    assert len(reviewed.segments) == len(draft.segments) - 1 and "Considering" in reviewed.text
+    assert reviewed.edits[-1].kind == "import"
+    bad = post(
+        client, "/api/episodes/udhr-preamble/edit", {"base_version": 1, "op": "import", "text": "no marks"}
+    )
+    assert bad.status_code == 400 and "[mm:ss]" in bad.json()["error"]

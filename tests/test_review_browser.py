@@ -396,3 +396,21 @@ def test_split_merge_speaker_and_undo(page, server: Server) -> None:
     page.click("#undo")  # takes back the merge: split again
     page.wait_for_function(f"() => document.querySelectorAll('.seg').length === {count + 1}")
     assert len(server.reviewed().segments) == count + 1
+
+
+@pytest.mark.integration
+def test_import_an_edited_text_file(page, server: Server, tmp_path: Path) -> None:
+    from pipeline.review import export_text
+
+    lines = export_text(server.draft).splitlines()
+    lines[3] = f"{lines[3]} as corrected by hand"
+    edited = tmp_path / "edited.txt"
+    edited.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    page.set_input_files("#import", str(edited))
+    page.wait_for_function("() => document.getElementById('status').textContent === 'imported'")
+    seg = server.draft.segments[3]
+    assert page.locator(f"#s{seg.id} .tx").inner_text().endswith("as corrected by hand")
+    reviewed = server.reviewed()
+    assert reviewed.edits[-1].kind == "import" and "as corrected by hand" in reviewed.text
+    new = next(s for s in reviewed.segments if s.id == seg.id)
+    assert new.words[: len(seg.words)] == seg.words
