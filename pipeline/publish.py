@@ -186,18 +186,25 @@ def _summary(meta: EpisodeMeta, article: Article | None, transcript: Transcript)
     return truncate_utf8(transcript.text, limit=1000)
 
 
-def _episode_cover(layout: EpisodeLayout, meta: EpisodeMeta, record: EpisodeRecord) -> Path | None:
+def _episode_cover(
+    project: ProjectLayout, layout: EpisodeLayout, meta: EpisodeMeta, record: EpisodeRecord
+) -> Path | None:
+    """The drop's cover, or the front matter's `cover` (beside the article, else in the project)."""
     name = meta.cover or record.source_cover
     if not name:
         return None
-    path = layout.source_file(name)
-    if not path.is_file():
-        raise PublishError(f"cannot publish '{record.slug}': cover {path} is missing; fix 'cover' or add it")
-    return path
+    for path in (layout.source_file(name), project.root / name):
+        if path.is_file():
+            return path
+    raise PublishError(
+        f"cannot publish '{record.slug}': cover '{name}' is in neither {layout.source_dir} "
+        f"nor {project.root}; fix the front matter's 'cover' or add the image"
+    )
 
 
-def load_source(layout: EpisodeLayout, settings: Settings) -> EpisodeSource:
+def load_source(project: ProjectLayout, slug: str, settings: Settings) -> EpisodeSource:
     """Read and check one episode's workspace; raise PublishError naming what is wrong."""
+    layout = project.episode(slug)
     record = load_record(layout)
     article = _read_article(layout, record)
     try:
@@ -219,7 +226,7 @@ def load_source(layout: EpisodeLayout, settings: Settings) -> EpisodeSource:
         published_at=record.published_at or _first_publication(meta),
         description=_summary(meta, article, transcript),
         speaker=meta.speaker or settings.show.speaker,
-        cover=_episode_cover(layout, meta, record),
+        cover=_episode_cover(project, layout, meta, record),
     )
 
 
@@ -500,7 +507,7 @@ def _listed_entry(project: ProjectLayout, record: EpisodeRecord, settings: Setti
     entry = read_model_or_none(_entries_dir(project) / f"{record.slug}.json", SiteEntry)
     if entry is not None and entry.show_key == _show_key(settings) and entry.guid == record.guid:
         return entry
-    return _entry(load_source(project.episode(record.slug), settings), folder, settings)
+    return _entry(load_source(project, record.slug, settings), folder, settings)
 
 
 def _warnings(settings: Settings, cover: Path | None) -> list[str]:
@@ -566,7 +573,7 @@ def publish_site(
     with _publish_lock(project):
         records = _publishable(project, named)
         rebuild = [r for r in records if slugs is None or r.slug in named]
-        sources = [load_source(project.episode(r.slug), settings) for r in rebuild]
+        sources = [load_source(project, r.slug, settings) for r in rebuild]
         cover = show_cover(project, settings)
         warnings = _warnings(settings, cover) + _cover_warnings(sources)
         entries = _build(project, sources, settings, full=slugs is None)

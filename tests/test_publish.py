@@ -237,3 +237,14 @@ def test_a_rebuild_links_the_unchanged_mp3_and_redoes_a_changed_one(two: Project
     publish_site(two, SETTINGS)
     assert mp3.stat().st_ino != first
     assert [m.title for m in read_id3_chapters(mp3)] == [f"Part {i}" for i in range(len(renamed))]
+
+
+def test_a_missing_cover_named_in_front_matter_is_a_clear_error(
+    project: ProjectLayout,
+    real_audio: dict[str, RealAudio],  # noqa: F811
+) -> None:
+    article = "---\ncover: images/missing.png\n---\n\n# Titre\n\nUn paragraphe.\n"
+    add_french_episode(project, real_audio["fr"], article=article)
+    with pytest.raises(PublishError, match=r"bonjour.*cover 'images/missing.png'.*front matter"):
+        publish_site(project, SETTINGS)
+    assert not project.site_dir.exists()
