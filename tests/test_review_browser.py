@@ -414,3 +414,20 @@ def test_import_an_edited_text_file(page, server: Server, tmp_path: Path) -> Non
     assert reviewed.edits[-1].kind == "import" and "as corrected by hand" in reviewed.text
     new = next(s for s in reviewed.segments if s.id == seg.id)
     assert new.words[: len(seg.words)] == seg.words
+
+
+@pytest.mark.integration
+def test_the_playing_segment_is_highlighted_and_scrolled_into_view(page, server: Server) -> None:
+    late = server.draft.segments[-3]
+    page.evaluate("window.scrollTo(0, 0)")
+    time.sleep(2.6)  # no click or key for a while: the page follows the audio
+    page.evaluate(
+        f"() => {{ const a = document.getElementById('audio'); a.currentTime = {late.start_s}; a.play(); }}"
+    )
+    page.wait_for_function(f"() => document.getElementById('s{late.id}').classList.contains('playing')")
+    page.wait_for_function(
+        f"() => {{ const r = document.getElementById('s{late.id}').getBoundingClientRect();"
+        " return r.top >= 0 && r.bottom <= window.innerHeight; }"
+    )
+    assert page.evaluate("window.scrollY") > 200
+    assert page.locator(".seg.playing").count() == 1

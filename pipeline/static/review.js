@@ -184,6 +184,17 @@
     highlight();
   }
 
+  // Follow the playing segment only while the person just listens: never under the pointer
+  // right after a click, a key or a scroll, nor while the audio is still seeking.
+  let actedAt = 0;
+  for (const type of ["pointerdown", "keydown", "wheel", "touchstart"]) {
+    document.addEventListener(type, () => { actedAt = performance.now(); }, { capture: true, passive: true });
+  }
+
+  function following() {
+    return !audio.paused && !audio.seeking && !editing && performance.now() - actedAt > 2500;
+  }
+
   function highlight() {
     if (!audio) return;
     const node = segmentAt(audio.currentTime);
@@ -192,7 +203,7 @@
       playing = node;
       if (node) {
         node.classList.add("playing");
-        if (!audio.paused && !editing && !visible(node)) node.scrollIntoView({ block: "center" });
+        if (following() && !visible(node)) node.scrollIntoView({ block: "center" });
       }
     }
     const old = rows.querySelector(".tx .now");
