@@ -31,11 +31,13 @@ class GuardThresholds:
     compression_ratio: float = 2.4
     # Same 1-4 word n-gram repeated back to back this many times is a decoding loop.
     loop_repeats: int = 4
-    # Speech rarely exceeds ~6 words/s; 25 characters/s is far beyond fast speech.
-    max_chars_per_s: float = 25.0
+    # Fast French speech reaches ~20 characters/s; 32 is beyond what a person says.
+    max_chars_per_s: float = 32.0
     # Segment energy this far below the episode's speech level (dB), or under the floor, is silence.
     silence_below_speech_db: float = 35.0
     silence_floor_dbfs: float = -60.0
+    # This many words (or half of them) placed over silence make a segment suspect.
+    silent_words: int = 3
     # Spectral flatness near 1 is noise; voiced speech stays far below (median over frames).
     noise_flatness: float = 0.35
 
@@ -98,6 +100,17 @@ def compression_ratio(text: str) -> float:
     return len(raw) / max(len(zlib.compress(raw)), 1)
 
 
+def _is_quiet(span: np.ndarray, speech_db: float, t: GuardThresholds) -> bool:
+    level = speech_level_dbfs(span)
+    return level < t.silence_floor_dbfs or level < speech_db - t.silence_below_speech_db
+
+
+def _words_over_silence(seg: Segment, audio: np.ndarray, speech_db: float, t: GuardThresholds) -> bool:
+    """Words timed over silence: whisper put text where nobody spoke."""
+    quiet = sum(_is_quiet(_span(audio, w.start_s, w.end_s), speech_db, t) for w in seg.words)
+    return quiet >= t.silent_words or (len(seg.words) > 0 and quiet * 2 > len(seg.words))
+
+
 def segment_flags(seg: Segment, audio: np.ndarray, speech_db: float, t: GuardThresholds) -> list[str]:
     flags: list[str] = []
     logprob = seg.avg_logprob if seg.avg_logprob is not None else 0.0
@@ -114,8 +127,7 @@ def segment_flags(seg: Segment, audio: np.ndarray, speech_db: float, t: GuardThr
     if len(seg.text) / duration > t.max_chars_per_s and len(seg.text) > 20:
         flags.append("too_fast")
     span = _span(audio, seg.start_s, seg.end_s)
-    level = speech_level_dbfs(span)
-    if level < t.silence_floor_dbfs or level < speech_db - t.silence_below_speech_db:
+    if _is_quiet(span, speech_db, t) or _words_over_silence(seg, audio, speech_db, t):
         flags.append("silent_audio")
     elif spectral_flatness(span) > t.noise_flatness:
         flags.append("noise")

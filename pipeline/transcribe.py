@@ -9,6 +9,7 @@ time in the published episode.
 from __future__ import annotations
 
 import logging
+import math
 import wave
 from collections import Counter
 from pathlib import Path
@@ -182,8 +183,9 @@ def language_windows(audio: np.ndarray, count: int) -> list[np.ndarray]:
     size = int(WINDOW_S * SAMPLE_RATE)
     if len(audio) <= size:
         return [audio]
+    count = min(count, math.ceil(len(audio) / size))
     last_start = len(audio) - size
-    starts = sorted({int(last_start * i / max(count - 1, 1)) for i in range(count)})
+    starts = [int(last_start * i / max(count - 1, 1)) for i in range(count)]
     windows = [audio[s : s + size] for s in starts]
     level = speech_level_dbfs(audio)
     voiced = [w for w in windows if speech_level_dbfs(w) > level - 20.0]

@@ -22,7 +22,7 @@ from pipeline.models import Segment, Word
 PROMPT_MAX_TOKENS = 120
 _TOKEN_RE = re.compile(r"[\w’']+(?:-[\w’']+)*", re.UNICODE)
 _SENTENCE_END = re.compile(r"[.!?…:]\s*$|^\s*$")
-_CONNECTORS = frozenset({"de", "du", "des", "la", "le", "d", "of", "the", "and", "et", "von", "van"})
+_CONNECTORS = frozenset({"de", "du", "des", "la", "le", "d", "of", "von", "van", "del", "di"})
 _MIN_KEY = 4  # shorter names match too many ordinary words
 _FUZZY_MIN_KEY = 7
 _FUZZY_RATIO = 0.88
