@@ -27,7 +27,7 @@ from pipeline.pairing_spans import BlockSpan, audio_only_spans, block_spans
 from pipeline.similarity import score_blocks
 from pipeline.speech_units import Unit, build_units
 from pipeline.topics import build_chapters
-from pipeline.word_match import refine, tokenize_units
+from pipeline.word_match import refine
 
 log = logging.getLogger(__name__)
 
@@ -115,7 +115,7 @@ def _match(blocks: Sequence[ArticleBlock], units: Sequence[Unit], settings: Pair
     weights = np.array([len(u.words) for u in units], dtype=np.float64)
     path = best_path(matrix, weights, threshold=settings.min_score, costs=COSTS)
     spans, labels = block_spans(path, matrix, units, min_score=settings.min_score)
-    spans = refine(spans, [b.text for b in blocks], tokenize_units(units), order=range(len(blocks)))
+    spans = refine(spans, [b.text for b in blocks], units, labels)
     return Matched(
         spans={blocks[k].index: span for k, span in spans.items()},
         labels=tuple(blocks[k].index if k >= 0 else -1 for k in labels),

@@ -11,6 +11,9 @@ from pipeline.alignment import Path, runs
 from pipeline.models import AudioOnlySpan
 from pipeline.speech_units import Unit
 
+# Seconds without a transcribed word, between two words, that count as untold audio.
+HOLE_S = 3.0
+
 
 @dataclass(frozen=True)
 class BlockSpan:
@@ -73,13 +76,41 @@ def _main_stretch(
 def audio_only_spans(
     units: Sequence[Unit], labels: Sequence[int], *, min_duration_s: float
 ) -> list[AudioOnlySpan]:
-    """Stretches of speech that no block tells, at least `min_duration_s` long."""
-    spans: list[AudioOnlySpan] = []
-    for label, first, stop in runs(Path(tuple(labels))):
-        if label >= 0:
-            continue
-        start_s, end_s = units[first].start_s, units[stop - 1].end_s
-        if end_s - start_s >= min_duration_s:
-            text = " ".join(u.text for u in units[first:stop])
-            spans.append(AudioOnlySpan(start_s=round(start_s, 3), end_s=round(end_s, 3), text=text))
-    return spans
+    """Stretches of the episode that no block tells, at least `min_duration_s` long.
+
+    A long hole between two transcribed units counts too: the published audio has its silences
+    shortened, so seconds without words there are sound the transcript skipped (Whisper sometimes
+    jumps over a short passage in a new voice), and the page should still point at them.
+    """
+    stretches: list[tuple[float, float, list[str]]] = []
+    previous: Unit | None = None
+    joined = False  # whether the next untold piece continues the last stretch (nothing told between)
+    for unit, label in zip(units, labels, strict=True):
+        if previous is not None and unit.start_s - previous.end_s >= HOLE_S:
+            _extend(stretches, previous.end_s, unit.start_s, None, joined=joined)
+            joined = True
+        if label < 0:
+            _extend(stretches, unit.start_s, unit.end_s, unit.text, joined=joined)
+        joined = label < 0
+        previous = unit
+    return [
+        AudioOnlySpan(start_s=round(a, 3), end_s=round(b, 3), text=" ".join(texts))
+        for a, b, texts in stretches
+        if b - a >= min_duration_s
+    ]
+
+
+def _extend(
+    stretches: list[tuple[float, float, list[str]]],
+    start_s: float,
+    end_s: float,
+    text: str | None,
+    *,
+    joined: bool,
+) -> None:
+    texts = [text] if text else []
+    if joined and stretches:
+        first, _, old = stretches[-1]
+        stretches[-1] = (first, end_s, old + texts)
+    else:
+        stretches.append((start_s, end_s, texts))

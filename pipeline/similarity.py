@@ -25,8 +25,13 @@ STEM_CHARS = 5
 # Cosines of this model: unrelated sentences score about 0.1-0.25, paraphrases 0.6 and more.
 COSINE_FLOOR = 0.2
 COSINE_CEILING = 0.7
-# Sentences of a long block are embedded one by one (a paragraph averages its topics away).
+# Sentences of a long block are embedded one by one (a paragraph averages its topics away),
+# and a sentence longer than PIECE_MAX_WORDS is cut at commas into clauses of PIECE_MIN_WORDS or more.
 SENTENCE_MIN_CHARS = 20
+PIECE_MAX_WORDS = 30
+PIECE_MIN_WORDS = 10
+# How much a unit's neighbours count in its meaning (by their length, relative to its own).
+CONTEXT_WEIGHT = 0.5
 
 
 @dataclass(frozen=True)
@@ -90,22 +95,50 @@ def _binary(groups: Sequence[set[str]], vocab: dict[str, int]) -> sparse.csr_mat
 
 
 def semantic_scores(blocks: Sequence[str], units: Sequence[str], *, threads: int = 2) -> np.ndarray:
-    """Rescaled embedding cosine, the best over each block's sentences: (len(blocks), len(units))."""
+    """Rescaled embedding cosine of each unit (in its context) with the best-matching piece of each
+    block: (len(blocks), len(units))."""
     if not blocks or not units:
         return np.zeros((len(blocks), len(units)), dtype=np.float32)
     pieces: list[str] = []
-    owner: list[int] = []
-    for i, text in enumerate(blocks):
-        sentences = split_sentences(text)
-        extra = [text] if len(sentences) > 1 else []
-        for piece in (*sentences, *extra):
-            pieces.append(piece)
-            owner.append(i)
+    bounds: list[tuple[int, int]] = []
+    for text in blocks:
+        chunks = block_pieces(text)
+        bounds.append((len(pieces), len(pieces) + len(chunks)))
+        pieces.extend(chunks)
     vectors = embed_texts([*pieces, *units], threads=threads)
-    cos = vectors[: len(pieces)] @ vectors[len(pieces) :].T
-    best = np.full((len(blocks), len(units)), -1.0, dtype=np.float32)
-    np.maximum.at(best, np.asarray(owner), cos)
+    unit_vectors = _in_context(vectors[len(pieces) :], [len(u.split()) for u in units])
+    cos = vectors[: len(pieces)] @ unit_vectors.T
+    best = np.stack([cos[a:b].max(axis=0) for a, b in bounds])
     return np.clip((best - COSINE_FLOOR) / (COSINE_CEILING - COSINE_FLOOR), 0.0, 1.0)
+
+
+def block_pieces(text: str) -> list[str]:
+    """A block's sentences, long ones cut at commas into clauses of a unit's size."""
+    out: list[str] = []
+    for sentence in split_sentences(text):
+        if len(sentence.split()) <= PIECE_MAX_WORDS:
+            out.append(sentence)
+            continue
+        current: list[str] = []
+        for clause in re.split(r"(?<=[,;:])\s+", sentence):
+            current.append(clause)
+            if sum(len(c.split()) for c in current) >= PIECE_MIN_WORDS:
+                out.append(" ".join(current))
+                current = []
+        if current:
+            out.append(" ".join(current))
+    return out or [text]
+
+
+def _in_context(vectors: np.ndarray, sizes: list[int]) -> np.ndarray:
+    """Each unit's vector mixed with its neighbours' (a short unit says little alone); a neighbour
+    never weighs more than CONTEXT_WEIGHT times the unit itself, so boundaries stay sharp."""
+    own = np.asarray(sizes, dtype=np.float32)
+    mixed = vectors * own[:, None]
+    before = CONTEXT_WEIGHT * np.minimum(own[:-1], own[1:])
+    mixed[1:] += before[:, None] * vectors[:-1]
+    mixed[:-1] += before[:, None] * vectors[1:]
+    return mixed / np.maximum(np.linalg.norm(mixed, axis=1, keepdims=True), 1e-9)
 
 
 def score_blocks(blocks: Sequence[str], units: Sequence[str], *, semantic: bool, threads: int = 2) -> Scores:
