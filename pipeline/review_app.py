@@ -48,7 +48,6 @@ from pipeline.review_view import (
     episode_row,
     flag_reason,
     segment_html,
-    segment_json,
     segments_patch,
     sort_episodes,
 )
@@ -257,6 +256,9 @@ def create_app(
     def episode_page(slug: str) -> HTMLResponse:
         layout = layout_of(slug)
         record = load_record(layout)
+        if not layout.draft_json.exists():
+            message = f"No transcript to review yet: the episode is {record.state.replace('_', ' ')}."
+            return render("message.html", heading=record.title, message=message)
         t = transcripts.get(layout)
         pairing = read_model_or_none(layout.pairing_json, Pairing)
         texts = _article_texts(layout, record.source_article) if pairing else {}
@@ -341,14 +343,6 @@ def create_app(
             for m in matches[:200]
         ]
         return JSONResponse({"count": len(matches), "matches": shown})
-
-    @app.get("/api/episodes/{slug}/segments/{segment_id}")
-    def one_segment(slug: str, segment_id: int) -> JSONResponse:
-        t = transcripts.get(layout_of(slug))
-        seg = next((s for s in t.segments if s.id == segment_id), None)
-        if seg is None:
-            raise HTTPException(404, "no such segment")
-        return JSONResponse(segment_json(seg, low))
 
     @app.post("/api/episodes/{slug}/approve")
     def approve(slug: str, request: Request) -> JSONResponse:

@@ -421,3 +421,12 @@ def test_import_of_an_edited_export(client: TestClient, project) -> None:
         client, "/api/episodes/udhr-preamble/edit", {"base_version": 1, "op": "import", "text": "no marks"}
     )
     assert bad.status_code == 400 and "[mm:ss]" in bad.json()["error"]
+
+
+def test_an_episode_without_transcript_gets_a_readable_page(client: TestClient, project) -> None:
+    layout = project.episode("still-working")
+    create_record(layout, title="Still <working>")
+    html = client.get("/episodes/still-working")
+    assert html.status_code == 200 and "No transcript to review yet: the episode is received." in html.text
+    assert "Still &lt;working&gt;" in html.text
+    assert "still-working" in client.get("/").text
