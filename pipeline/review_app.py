@@ -230,7 +230,8 @@ def create_app(
             response = RedirectResponse(request.url.path, status_code=303)
             response.set_cookie(cookie, token, httponly=True, samesite="strict", path="/")
             return response
-        if request.method == "GET" and not request.url.path.startswith(("/static/", "/favicon.ico")):
+        public = request.url.path.startswith(("/static/", "/favicon.ico"))
+        if request.method in ("GET", "HEAD") and not public:
             if not page_allowed(request):
                 return PlainTextResponse(
                     "open the address that diptych review printed (it holds a token)", 403

@@ -161,6 +161,7 @@ def build_rows(t: Transcript, pairing: Pairing | None) -> list[Row]:
     starts = [b.start_s or 0.0 for b in owners]
     groups: list[tuple[list[Segment], bool]] = []
     row_of: dict[int, int] = {}
+
     def owner_index(seg: Segment) -> int | None:
         owner = _owner(owners, starts, seg)
         return None if owner is None else owner.index

@@ -101,6 +101,7 @@ def test_pages_need_the_token_once(project, speech: Path) -> None:
     app = create_app(project, Settings(), token=TOKEN)
     with TestClient(app, base_url=BASE) as c:
         assert c.get("/").status_code == 403
+        assert c.head("/episodes/udhr-preamble/audio.mp3").status_code == 403
         assert c.get("/?token=wrong").status_code == 403
         r = c.get(f"/episodes/udhr-preamble?token={TOKEN}", follow_redirects=False)
         assert r.status_code == 303 and r.headers["location"] == "/episodes/udhr-preamble"

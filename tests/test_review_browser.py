@@ -179,10 +179,11 @@ def page(browser, server: Server) -> Iterator[object]:
     pg = context.new_page()
     errors: list[str] = []
     pg.on("pageerror", lambda exc: errors.append(str(exc)))
+    pg.on("console", lambda msg: errors.append(msg.text) if "Content Security Policy" in msg.text else None)
     open_episode(pg, server)
     yield pg
     context.close()
-    assert errors == [], f"script errors on the page: {errors}"
+    assert errors == [], f"script errors or blocked content on the page: {errors}"
 
 
 def open_episode(pg, server: Server) -> None:
