@@ -30,11 +30,11 @@ from pipeline.review import needs_check
 FLAG_REASONS = {
     "no_speech": "maybe no speech here (noise or silence): listen and check",
     "low_logprob": "the speech model was unsure of this passage",
-    "repetition": "repeated text: the speech model may have looped",
     "compression": "repeated text: the speech model may have looped",
-    "invented": "possibly invented text (nothing said here)",
-    "hallucination": "possibly invented text (nothing said here)",
-    "music": "music or noise",
+    "repetition": "repeated text: the speech model may have looped",
+    "too_fast": "more words than could be said in this time: some may be invented",
+    "silent_audio": "the audio is nearly silent here: the words may be invented",
+    "noise": "noise or music here: the words may be invented",
 }
 CHECK_TITLE = "mark as checked: it is right as it is"
 # Order of the episodes list: what needs a person first.

@@ -114,8 +114,12 @@ def test_pages_need_the_token_once(project, speech: Path) -> None:
         assert "script-src 'self'" in page.headers["content-security-policy"]
 
 
-def test_episode_page_shows_transcript_article_and_flags(client: TestClient) -> None:
+def test_episode_page_shows_transcript_article_and_flags(client: TestClient, project) -> None:
+    from pipeline.episodes import add_warning
+
+    add_warning(project.episode("udhr-preamble"), "the recording ends abruptly <at 2:27>")
     html = client.get("/episodes/udhr-preamble").text
+    assert "the recording ends abruptly &lt;at 2:27&gt;" in html
     assert 'class="lc" title="unsure word (31 %)"' in html
     assert 'class="flag" title="the speech model was unsure of this passage"' in html
     assert "only in the article" in html  # block 2 is text_only
