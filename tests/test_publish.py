@@ -248,3 +248,11 @@ def test_a_missing_cover_named_in_front_matter_is_a_clear_error(
     with pytest.raises(PublishError, match=r"bonjour.*cover 'images/missing.png'.*front matter"):
         publish_site(project, SETTINGS)
     assert not project.site_dir.exists()
+
+
+def test_a_show_without_episodes_still_gets_a_home_page_and_a_valid_feed(project: ProjectLayout) -> None:
+    result = publish_site(project, SETTINGS)
+    assert result.published == () and result.newly_published == ()
+    feed = feedparser.parse(result.feed.read_bytes())
+    assert not feed.bozo and feed.feed.title == "Show" and feed.entries == []
+    assert "No episode published yet." in (project.site_dir / "index.html").read_text()
