@@ -255,4 +255,5 @@ def test_a_show_without_episodes_still_gets_a_home_page_and_a_valid_feed(project
     assert result.published == () and result.newly_published == ()
     feed = feedparser.parse(result.feed.read_bytes())
     assert not feed.bozo and feed.feed.title == "Show" and feed.entries == []
-    assert "No episode published yet." in (project.site_dir / "index.html").read_text()
+    # The show's language (fr by default) gives the home page's words.
+    assert "Aucun épisode publié pour l’instant." in (project.site_dir / "index.html").read_text()
