@@ -133,22 +133,29 @@ def measure_page(browser, url: str, runs: int) -> dict[str, list[float]]:
     return out
 
 
-SAVE_JS = """async ([slug, token, id, text]) => {
+SAVE_JS = """async ([slug, token, path, payload, versioned]) => {
   const version = Number(document.body.dataset.version);
   const t0 = performance.now();
-  const r = await fetch(`/api/episodes/${slug}/edit`, {method: "POST",
+  const r = await fetch(`/api/episodes/${slug}/${path}`, {method: "POST",
     headers: {"Content-Type": "application/json", "X-Diptych-Token": token},
-    body: JSON.stringify({base_version: version, op: "edit", segment_id: id, text})});
+    body: JSON.stringify(versioned ? Object.assign({base_version: version}, payload) : payload)});
   const data = await r.json();
   const ms = performance.now() - t0;
-  document.body.dataset.version = data.version;
+  if (data.version !== undefined) document.body.dataset.version = data.version;
   return [r.status, ms];
 }"""
 
 
+def timed_post(page, path: str, payload: dict[str, object]) -> float:
+    """One request made by the page itself, timed there (edits carry the page's version)."""
+    status, ms = page.evaluate(SAVE_JS, [SLUG, TOKEN, path, payload, path == "edit"])
+    assert status == 200, (path, status)
+    return ms / 1000
+
+
 def measure_saves(browser, url: str, saves: int) -> dict[str, list[float]]:
     """Round trips measured in the page: fetch -> apply -> versioned atomic write -> patch back."""
-    out: dict[str, list[float]] = {"save_fetch": [], "save_ui": []}
+    out: dict[str, list[float]] = {"save_fetch": [], "save_ui": [], "undo": [], "find": []}
     context = browser.new_context(viewport={"width": 1400, "height": 900})
     page = context.new_page()
     page.goto(f"{url}/?token={TOKEN}")
@@ -156,9 +163,12 @@ def measure_saves(browser, url: str, saves: int) -> dict[str, list[float]]:
     ids = [int(x) for x in page.eval_on_selector_all(".seg", "els => els.map(e => e.dataset.id)")]
     for k in range(saves):
         seg_id = ids[(k * 97) % len(ids)]
-        status, ms = page.evaluate(SAVE_JS, [SLUG, TOKEN, seg_id, f"An edit number {k} of this segment."])
-        assert status == 200, status
-        out["save_fetch"].append(ms / 1000)
+        payload = {"op": "edit", "segment_id": seg_id, "text": f"An edit number {k} of this segment."}
+        out["save_fetch"].append(timed_post(page, "edit", payload))
+    for _ in range(5):  # each undo replays the remaining history on the draft
+        out["undo"].append(timed_post(page, "edit", {"op": "undo"}))
+    for word in ("rights", "freedom", "the", "United Nations", "dignity"):
+        out["find"].append(timed_post(page, "find", {"find": word, "whole_word": True}))
     page.reload()
     for k in range(saves):  # the same through the interface: Enter in the editor until "saved"
         node = page.locator(f"#s{ids[(k * 61 + 5) % len(ids)]}")
@@ -228,6 +238,8 @@ def main() -> None:
     print(row("load event end", page_times["load"], ""))
     print(row("save round trip, fetch in page (edit op)", save_times["save_fetch"], "< 100"))
     print(row("save round trip, Enter in editor -> 'saved'", save_times["save_ui"], ""))
+    print(row(f"undo round trip (history of {args.saves}+ edits)", save_times["undo"], ""))
+    print(row("find preview round trip", save_times["find"], ""))
     load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
     print(f"\nruns: page {args.runs}, saves {args.saves} each; load average {load}; workspace {work}")
 

@@ -92,6 +92,7 @@ class _Transcripts:
 
     def __init__(self) -> None:
         self._cache: dict[str, tuple[object, Transcript]] = {}
+        self._drafts: dict[str, tuple[object, Transcript]] = {}
         self.locks: dict[str, threading.Lock] = {}
         self._guard = threading.Lock()
 
@@ -120,8 +121,18 @@ class _Transcripts:
     def put(self, layout: EpisodeLayout, t: Transcript) -> None:
         self._cache[layout.slug] = (self._signature(layout), t)
 
+    def draft(self, layout: EpisodeLayout) -> Transcript:
+        """draft.json, parsed once while it is unchanged (undo replays the history on it)."""
+        st = layout.draft_json.stat() if layout.draft_json.exists() else None
+        signature = (st.st_mtime_ns, st.st_size, st.st_ino) if st else None
+        cached = self._drafts.get(layout.slug)
+        if cached is None or cached[0] != signature:
+            cached = (signature, review.load_draft(layout))
+            self._drafts[layout.slug] = cached
+        return cached[1]
 
-def _apply(body: OpRequest, t: Transcript, layout: EpisodeLayout) -> Transcript:
+
+def _apply(body: OpRequest, t: Transcript, draft: Callable[[], Transcript]) -> Transcript:
     sid = body.segment_id
     if body.op in ("edit", "merge", "split", "check") and sid is None:
         raise ReviewError(f"'{body.op}' needs a segment")
@@ -138,7 +149,7 @@ def _apply(body: OpRequest, t: Transcript, layout: EpisodeLayout) -> Transcript:
     if body.op == "check":
         return review.mark_checked(t, sid or 0)
     if body.op == "undo":
-        return review.undo_last(t, review.load_draft(layout))
+        return review.undo_last(t, draft())
     return review.import_text(body.text, t)
 
 
@@ -310,7 +321,8 @@ def create_app(
         layout = layout_of(slug)
         with transcripts.lock(slug):
             current = transcripts.get(layout)
-            new = _apply(body, current, layout) if current.version == body.base_version else None
+            stale = current.version != body.base_version
+            new = None if stale else _apply(body, current, lambda: transcripts.draft(layout))
             if new is None:
                 raise StaleReviewError(
                     f"{slug}: the transcript changed in another tab/window: reload the page "

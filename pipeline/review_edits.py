@@ -246,10 +246,24 @@ def undo_last(t: Transcript, draft: Transcript) -> Transcript:
     rebuilt = draft.model_copy(update={"edits": []})
     for e in remaining:
         rebuilt = _REPLAY[e.kind](rebuilt, e)
+    # Segments the undo leaves as they are stay the very same objects (cheap to compare and save).
+    current = {s.id: s for s in t.segments}
+    segments = [_same_or(current.get(s.id), s) for s in rebuilt.segments]
     e = _edit("undo", undone.segment_ids, undone.kind, "")
     return rebuilt.model_copy(
-        update={"edits": [*t.edits, e], "version": t.version, "based_on_sha256": t.based_on_sha256}
+        update={
+            "segments": segments,
+            "edits": [*t.edits, e],
+            "version": t.version,
+            "based_on_sha256": t.based_on_sha256,
+        }
     )
+
+
+def _same_or(old: Segment | None, new: Segment) -> Segment:
+    if old is not None and old.text == new.text and old.end_s == new.end_s and old == new:
+        return old
+    return new
 
 
 def format_mark(seconds: float) -> str:
