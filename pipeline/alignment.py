@@ -25,6 +25,7 @@ class Costs:
     gap: float = 2.0  # step into an audio-only stretch
     resume: float = 1.0  # come back to the same block after an aside
     back: float = 6.0  # go back (or far away) in the article
+    rivalry: float = 1.0  # per point of score behind the unit's best block
 
 
 @dataclass(frozen=True)
@@ -54,7 +55,7 @@ def transition_matrix(n: int, costs: Costs) -> np.ndarray:
     t[n + 1 + idx, idx] = -costs.resume
     # A block steps into its own gap; a gap stays a gap.
     t[idx, n + 1 + idx] = -costs.gap
-    gaps = np.arange(n + 1, size)
+    gaps = np.arange(n, size)
     t[gaps, gaps] = 0.0
     return t
 
@@ -66,7 +67,11 @@ def best_path(emission: np.ndarray, weights: np.ndarray, *, threshold: float, co
         return Path(())
     if n == 0:
         return Path(tuple([-1] * n_units))
-    gains = np.vstack([(emission - threshold) * weights[None, :], np.zeros((n + 1, n_units))])
+    # A block scores what it matches above the threshold, less how far it falls behind the best block
+    # for that unit: near-equal blocks (the same subject in two paragraphs) then leave it to order.
+    behind = emission.max(axis=0, keepdims=True) - emission
+    gains = (emission - threshold - costs.rivalry * behind) * weights[None, :]
+    gains = np.vstack([gains, np.zeros((n + 1, n_units))])
     trans = transition_matrix(n, costs)
     score = np.full(2 * n + 1, NEG)
     score[n] = 0.0  # start in "gap before the first block"

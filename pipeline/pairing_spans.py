@@ -13,6 +13,10 @@ from pipeline.speech_units import Unit
 
 # Seconds without a transcribed word, between two words, that count as untold audio.
 HOLE_S = 3.0
+# A block takes in the untold unit just before it when that unit is this short and scores at least
+# this share of the threshold for this block, more than for any other.
+LEAD_IN_MAX_WORDS = 12
+LEAD_IN_SCORE = 0.5
 
 
 @dataclass(frozen=True)
@@ -45,8 +49,24 @@ def block_spans(
             for i in told:
                 labels[i] = -1
             continue
+        first = _lead_in(block, first, matrix, units, labels, min_score)
         spans[block] = BlockSpan(units[first].start_s, units[stop - 1].end_s, score)
     return spans, labels
+
+
+def _lead_in(
+    block: int, first: int, matrix: np.ndarray, units: Sequence[Unit], labels: list[int], min_score: float
+) -> int:
+    """Take in the short untold sentence that announces a block ("Now, about bikes.") when it is
+    closer to this block than to any other."""
+    lead = first - 1
+    if lead < 0 or labels[lead] != -1 or len(units[lead].words) > LEAD_IN_MAX_WORDS:
+        return first
+    scores = matrix[:, lead]
+    if scores[block] < LEAD_IN_SCORE * min_score or int(np.argmax(scores)) != block:
+        return first
+    labels[lead] = block
+    return lead
 
 
 def _main_stretch(

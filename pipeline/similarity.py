@@ -42,11 +42,14 @@ class Scores:
     semantic: np.ndarray | None
 
     def mixed(self, semantic_weight: float) -> np.ndarray:
+        """The hybrid score: the better of words and meaning, each weighted (0.5: the plain maximum)."""
         if self.semantic is None or semantic_weight <= 0.0:
             return self.lexical
         if semantic_weight >= 1.0:
             return self.semantic
-        return (1.0 - semantic_weight) * self.lexical + semantic_weight * self.semantic
+        lexical_weight = min(1.0, 2.0 * (1.0 - semantic_weight))
+        meaning_weight = min(1.0, 2.0 * semantic_weight)
+        return np.maximum(lexical_weight * self.lexical, meaning_weight * self.semantic)
 
 
 def stems(text: str) -> list[str]:

@@ -22,7 +22,7 @@ from pipeline.speech_units import Unit
 
 WINDOW_S = 30.0
 # One chapter per this much audio at most, and never shorter than MIN_CHAPTER_S.
-CHAPTER_EVERY_S = 240.0
+CHAPTER_EVERY_S = 180.0
 MIN_CHAPTER_S = 60.0
 MAX_CHAPTERS = 12
 TITLE_CHARS = 60
@@ -52,6 +52,7 @@ def build_chapters(
             chapters.insert(0, Chapter(title=intro, start_s=0.0, anchor=None))
         return _dedupe(chapters)
     starts = topic_starts(units, semantic=settings.method != "lexical", threads=settings.threads)
+    starts = sorted({_snap(u, units, labels) for u in starts})
     by_index = {b.index: b for b in blocks}
     chapters = [_titled(units, labels, by_index, u) for u in starts]
     if chapters:
@@ -65,6 +66,15 @@ def _titled(units: Sequence[Unit], labels: Sequence[int], blocks: dict[int, Pair
         block = blocks[label]
         return Chapter(title=short_title(block.text), start_s=units[u].start_s, anchor=block.anchor)
     return Chapter(title=short_title(units[u].text), start_s=units[u].start_s, anchor=None)
+
+
+def _snap(start: int, units: Sequence[Unit], labels: Sequence[int]) -> int:
+    """Move a topic boundary to the nearest unit where a told block begins, if one is near."""
+    if start == 0:
+        return 0
+    begins = [i for i in range(1, len(labels)) if labels[i] >= 0 and labels[i] != labels[i - 1]]
+    near = [i for i in begins if abs(units[i].start_s - units[start].start_s) <= WINDOW_S]
+    return min(near, key=lambda i: abs(units[i].start_s - units[start].start_s)) if near else start
 
 
 def _dedupe(chapters: list[Chapter]) -> list[Chapter]:
