@@ -11,6 +11,7 @@ from __future__ import annotations
 import fcntl
 import logging
 import re
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -41,6 +42,7 @@ __all__ = [
     "Match",
     "ReviewStateError",
     "StaleReviewError",
+    "TranscriptCache",
     "apply_text_edit",
     "approve_episode",
     "can_undo",
@@ -104,6 +106,54 @@ def load_for_review(layout: EpisodeLayout) -> Transcript:
     return draft.model_copy(
         update={"version": 0, "based_on_sha256": sha256_file(layout.draft_json), "edits": []}
     )
+
+
+class TranscriptCache:
+    """Transcripts under review kept in memory while their files are unchanged on disk (a server's).
+
+    A two-hour transcript takes 50-100 ms to parse; each edit would otherwise read it again.
+    """
+
+    def __init__(self) -> None:
+        self._cache: dict[str, tuple[object, Transcript]] = {}
+        self._drafts: dict[str, tuple[object, Transcript]] = {}
+        self.locks: dict[str, threading.Lock] = {}
+        self._guard = threading.Lock()
+
+    def lock(self, slug: str) -> threading.Lock:
+        with self._guard:
+            return self.locks.setdefault(slug, threading.Lock())
+
+    @staticmethod
+    def _signature(layout: EpisodeLayout) -> object:
+        path = layout.reviewed_json if layout.reviewed_json.exists() else layout.draft_json
+        try:
+            st = path.stat()
+        except FileNotFoundError:
+            return None
+        return (path.name, st.st_mtime_ns, st.st_size, st.st_ino)
+
+    def get(self, layout: EpisodeLayout) -> Transcript:
+        signature = self._signature(layout)
+        cached = self._cache.get(layout.slug)
+        if cached is not None and cached[0] == signature:
+            return cached[1]
+        t = load_for_review(layout)
+        self._cache[layout.slug] = (signature, t)
+        return t
+
+    def put(self, layout: EpisodeLayout, t: Transcript) -> None:
+        self._cache[layout.slug] = (self._signature(layout), t)
+
+    def draft(self, layout: EpisodeLayout) -> Transcript:
+        """draft.json, parsed once while it is unchanged (undo replays the history on it)."""
+        st = layout.draft_json.stat() if layout.draft_json.exists() else None
+        signature = (st.st_mtime_ns, st.st_size, st.st_ino) if st else None
+        cached = self._drafts.get(layout.slug)
+        if cached is None or cached[0] != signature:
+            cached = (signature, load_draft(layout))
+            self._drafts[layout.slug] = cached
+        return cached[1]
 
 
 def review_is_stale(layout: EpisodeLayout, t: Transcript) -> bool:

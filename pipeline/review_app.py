@@ -87,51 +87,6 @@ class NoteRequest(BaseModel):
     note: str = Field(max_length=review.MAX_NOTE_CHARS)
 
 
-class _Transcripts:
-    """The transcript under review, kept in memory while reviewed.json is unchanged on disk."""
-
-    def __init__(self) -> None:
-        self._cache: dict[str, tuple[object, Transcript]] = {}
-        self._drafts: dict[str, tuple[object, Transcript]] = {}
-        self.locks: dict[str, threading.Lock] = {}
-        self._guard = threading.Lock()
-
-    def lock(self, slug: str) -> threading.Lock:
-        with self._guard:
-            return self.locks.setdefault(slug, threading.Lock())
-
-    @staticmethod
-    def _signature(layout: EpisodeLayout) -> object:
-        path = layout.reviewed_json if layout.reviewed_json.exists() else layout.draft_json
-        try:
-            st = path.stat()
-        except FileNotFoundError:
-            return None
-        return (path.name, st.st_mtime_ns, st.st_size, st.st_ino)
-
-    def get(self, layout: EpisodeLayout) -> Transcript:
-        signature = self._signature(layout)
-        cached = self._cache.get(layout.slug)
-        if cached is not None and cached[0] == signature:
-            return cached[1]
-        t = review.load_for_review(layout)
-        self._cache[layout.slug] = (signature, t)
-        return t
-
-    def put(self, layout: EpisodeLayout, t: Transcript) -> None:
-        self._cache[layout.slug] = (self._signature(layout), t)
-
-    def draft(self, layout: EpisodeLayout) -> Transcript:
-        """draft.json, parsed once while it is unchanged (undo replays the history on it)."""
-        st = layout.draft_json.stat() if layout.draft_json.exists() else None
-        signature = (st.st_mtime_ns, st.st_size, st.st_ino) if st else None
-        cached = self._drafts.get(layout.slug)
-        if cached is None or cached[0] != signature:
-            cached = (signature, review.load_draft(layout))
-            self._drafts[layout.slug] = cached
-        return cached[1]
-
-
 def _apply(body: OpRequest, t: Transcript, draft: Callable[[], Transcript]) -> Transcript:
     sid = body.segment_id
     if body.op in ("edit", "merge", "split", "check") and sid is None:
@@ -189,7 +144,7 @@ def create_app(
         raise ReviewError("the review token must be at least 16 characters")
     app = FastAPI(title="diptych review", docs_url=None, redoc_url=None, openapi_url=None)
     env = _templates()
-    transcripts = _Transcripts()
+    transcripts = review.TranscriptCache()
     low = settings.review.low_confidence
     cookie = "diptych_review_" + hashlib.sha256(token.encode()).hexdigest()[:10]
 
@@ -321,13 +276,12 @@ def create_app(
         layout = layout_of(slug)
         with transcripts.lock(slug):
             current = transcripts.get(layout)
-            stale = current.version != body.base_version
-            new = None if stale else _apply(body, current, lambda: transcripts.draft(layout))
-            if new is None:
+            if current.version != body.base_version:
                 raise StaleReviewError(
                     f"{slug}: the transcript changed in another tab/window: reload the page "
                     f"(version {current.version} is saved, this page has version {body.base_version})"
                 )
+            new = _apply(body, current, lambda: transcripts.draft(layout))
             saved = (
                 current if new is current else review.save_review(layout, new, base_version=body.base_version)
             )
@@ -388,7 +342,10 @@ def _hosts_for(host: str) -> set[str]:
     if host in ("0.0.0.0", "::", ""):
         name = socket.gethostname()
         hosts |= {name, socket.getfqdn()}
-        hosts |= set(socket.gethostbyname_ex(name)[2])
+        try:
+            hosts |= set(socket.gethostbyname_ex(name)[2])
+        except OSError:  # a host name that does not resolve: its addresses are simply not allowed
+            log.warning("cannot resolve %s: open the review page by name or at 127.0.0.1", name)
     return {h.lower() for h in hosts}
 
 
@@ -409,9 +366,13 @@ def serve(
         log.warning(
             "review page served on %s: anyone who can reach this machine and has the token can edit", host
         )
+    if slug is not None:
+        project.existing_episode(slug)  # a clear error now rather than a 404 page later
     token = secrets.token_urlsafe(24)
     app = create_app(project, settings, token=token, on_approve=on_approve, allowed_hosts=_hosts_for(host))
     shown_host = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
+    if ":" in shown_host and not shown_host.startswith("["):
+        shown_host = f"[{shown_host}]"  # an IPv6 address in a URL
     path = f"episodes/{slug}" if slug else ""
     url = f"http://{shown_host}:{port}/{path}?token={token}"
     log.info("review page: %s", url)

@@ -435,3 +435,11 @@ def test_an_episode_without_transcript_gets_a_readable_page(client: TestClient, 
     assert html.status_code == 200 and "No transcript to review yet: the episode is received." in html.text
     assert "Still &lt;working&gt;" in html.text
     assert "still-working" in client.get("/").text
+
+
+def test_serve_refuses_an_unknown_episode_before_starting(project) -> None:
+    from pipeline.errors import EpisodeNotFound
+    from pipeline.review_app import serve
+
+    with pytest.raises(EpisodeNotFound, match="diptych status"):
+        serve(project, Settings(), port=_free_port(), slug="no-such-episode")
