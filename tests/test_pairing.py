@@ -180,7 +180,10 @@ def test_lexical_alone_misses_what_meaning_finds(retold, tmp_path: Path) -> None
 
 
 def test_headings_start_with_their_section_and_make_chapters(tmp_path: Path) -> None:
-    markdown = f"# Three things\n\nIntro never said.\n\n## Bread\n\n{BREAD}\n\n## Bikes\n\n{BIKES}\n\n## Knitting\n\nWool and needles.\n"
+    markdown = (
+        f"# Three things\n\nIntro never said.\n\n## Bread\n\n{BREAD}\n\n## Bikes\n\n{BIKES}\n\n"
+        "## Knitting\n\nWool and needles.\n"
+    )
     told = ASIDE_TOLD + BREAD_TOLD + BIKES_TOLD
     starts = starts_of(told)
     pairing = pair(article_of(tmp_path, markdown), transcript_of(told))
