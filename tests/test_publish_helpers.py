@@ -281,17 +281,34 @@ def whisper_en(real_audio: dict[str, RealAudio]) -> Transcript:
 def add_whisper_episode(
     project: ProjectLayout, audio: RealAudio, transcript: Transcript, slug: str = "preamble", **kw: object
 ) -> EpisodeLayout:
-    """The English episode with the model's transcript and the article paired against its word times."""
+    """The English episode as the stages leave it: the model's transcript, and the article (with
+    section headings) paired against it by the real pairing stage."""
+    from pipeline.article import read_article
+    from pipeline.config import PairingSettings
+    from pipeline.pairing import pair_article
+    from pipeline.store import sha256_file
+
     paras = paragraphs_of(audio.text)
-    article_paras = paras[:4] + ["A paragraph written for the page only, never read aloud."] + paras[4:]
-    return make_episode(
-        project,
-        slug,
-        title="The Preamble",
-        mp3=audio.path,
-        transcript=transcript,
-        pairing=pairing_for(article_paras, transcript),
-        article=article_markdown("The Preamble", article_paras),
-        audio_only=[AudioOnlySpan(start_s=60.0, end_s=70.0, text="An aside heard only in the episode.")],
-        **kw,  # type: ignore[arg-type]
+    headings = {0: "## Dignity", 2: "## Against tyranny", 3: "## Friendly relations", 5: "## Pledges"}
+    headings[8] = "## Proclamation"
+    body: list[str] = []
+    for i, para in enumerate(
+        paras[:4] + ["A paragraph written for the page only, never read aloud."] + paras[4:]
+    ):
+        body += [headings[i], para] if i in headings else [para]
+    fields: dict[str, object] = {"title": "The Preamble", "mp3": audio.path, "transcript": transcript}
+    fields.update(kw)
+    layout = make_episode(
+        project, slug, pairing=None, article=article_markdown("The Preamble", body), **fields
+    )  # type: ignore[arg-type]
+    article_path = layout.source_file("article.md")
+    pairing = pair_article(
+        read_article(article_path),
+        transcript,
+        settings=PairingSettings(),
+        transcript_source="reviewed",
+        transcript_sha256=sha256_file(layout.reviewed_json),
+        article_sha256=sha256_file(article_path),
     )
+    write_model(layout.pairing_json, pairing)
+    return layout

@@ -1,7 +1,7 @@
 """The episode page in a real browser (headless Chromium), served with byte ranges and from file://.
 
-The episode is real: its recording, the Whisper base model's transcript of it, the article paired
-against that transcript's word times.
+The episode is real: its recording, the Whisper base model's transcript of it, and its article
+paired with that transcript by the pairing stage.
 """
 
 from __future__ import annotations
@@ -119,7 +119,7 @@ def page(browser, served: str):  # type: ignore[no-untyped-def]
 
 def paired_blocks(site: ProjectLayout) -> list:  # type: ignore[type-arg]
     pairing = Pairing.model_validate_json(site.episode("preamble").pairing_json.read_bytes())
-    return [b for b in pairing.blocks if b.status == "paired"]
+    return [b for b in pairing.blocks if b.status == "paired" and b.kind == "paragraph"]
 
 
 def audio_time(tab) -> float:  # type: ignore[no-untyped-def]
