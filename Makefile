@@ -42,6 +42,8 @@ bench: install models
 	$(BIN)/python benchmarks/audio.py
 	$(BIN)/python benchmarks/transcribe.py
 	$(BIN)/python benchmarks/pairing.py
+	$(BIN)/python benchmarks/review.py
+	$(BIN)/python benchmarks/publish.py
 
 clean:
 	rm -rf $(VENV) output/episodes output/site output/.diptych

@@ -133,9 +133,9 @@ def review_task(root: str, slug: str, approve: bool) -> stages.StageOutcome:
 
 @task(name="publish", retries=1, retry_delay_seconds=2, retry_condition_fn=_retry_unless_user_error,
       cache_key_fn=_stage_cache_key("publish"))
-def publish_task(root: str, slug: str) -> stages.StageOutcome:
+def publish_task(root: str, slug: str, named: bool = False) -> stages.StageOutcome:
     project, settings = _project(root)
-    return _failing("publish", root, slug, stages.run_publish, project, settings, slug)
+    return _failing("publish", root, slug, stages.run_publish, project, settings, slug, named=named)
 
 
 def review_summary(project: ProjectLayout, settings: Settings, slug: str) -> str:
@@ -165,7 +165,7 @@ def process_episode(root: str, slug: str, approve: bool = False, show_progress: 
 @flow(name="publish-episode")
 def publish_episode(root: str, slug: str) -> str:
     """Publishing alone (after an approval from the review page or the terminal)."""
-    publish_task(root, slug)
+    publish_task.with_options(refresh_cache=True)(root, slug, True)
     project, _ = _project(root)
     return str(episodes.load_record(project.episode(slug)).state)
 

@@ -247,28 +247,23 @@ def publish_key(project: ProjectLayout, settings: Settings, layout: EpisodeLayou
     })
 
 
-def run_publish(project: ProjectLayout, settings: Settings, slug: str) -> StageOutcome:
-    from pipeline.publish import publish_site
+def run_publish(project: ProjectLayout, settings: Settings, slug: str, *, named: bool = False) -> StageOutcome:
+    """Publish an approved episode (or refresh a published one whose inputs changed).
+    An episode unpublished on purpose stays off the site unless it is `named` explicitly."""
+    from pipeline.publish import is_unpublished, publish_site
 
     layout = project.existing_episode(slug)
     record = episodes.load_record(layout)
     if record.state not in (EpisodeState.approved, EpisodeState.published):
         return StageOutcome(slug, "publish", False, f"not approved ({record.state})")
+    if is_unpublished(record) and not named:
+        return StageOutcome(slug, "publish", False, "unpublished: 'diptych publish SLUG' puts it back")
     key = publish_key(project, settings, layout, record)
     page = project.site_dir / slug / "index.html"
     if record.state is EpisodeState.published and _skip(record, "publish", key, page):
         return StageOutcome(slug, "publish", False, "up to date")
-    first_time = record.published_at is None
-    if first_time:
-        # The feed's pubDate: set once, before the site is built, and never changed after.
-        record = episodes.update_record(layout, published_at=episodes.now())
-    try:
-        result = publish_site(project, settings, slugs=[slug])
-    except BaseException:
-        if first_time:
-            episodes.update_record(layout, published_at=None)
-        raise
-    for warning in getattr(result, "warnings", []):
+    result = publish_site(project, settings, slugs=[slug])
+    for warning in result.warnings:
         log.warning("%s", warning)
     record = episodes.load_record(layout)
     episodes.set_state(
