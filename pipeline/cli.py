@@ -164,8 +164,11 @@ def cmd_publish(args: argparse.Namespace, project: ProjectLayout, settings: Sett
     from pipeline import episodes
     from pipeline.models import EpisodeState
 
+    from pipeline.publish import is_unpublished
+
     slugs = [args.slug] if args.slug else [
-        r.slug for r in episodes.all_records(project) if r.state in (EpisodeState.approved, EpisodeState.published)
+        r.slug for r in episodes.all_records(project)
+        if r.state in (EpisodeState.approved, EpisodeState.published) and not is_unpublished(r)
     ]
     if args.slug:
         project.existing_episode(args.slug)
