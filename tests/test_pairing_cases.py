@@ -145,3 +145,13 @@ def test_one_minute_episode_with_a_long_article(built, examples: Path) -> None:
     told = [b for b in pairing.blocks if b.status == "paired"]
     assert len(pairing.blocks) == len(article.blocks)
     assert len(told) <= 3 and pairing.low_confidence
+
+
+def test_f_retold_article_is_paired_by_meaning_not_by_words(built) -> None:
+    """An episode that retells the article in other words (synthetic voice): words alone find
+    almost nothing; meaning finds most sections, in the episode's order, and not the untold one."""
+    case, transcript = built["f"]
+    hybrid = scoring.score_case(case, paired(case, transcript))
+    lexical = scoring.score_case(case, paired(case, transcript, method="lexical"))
+    assert hybrid.within >= 0.6 and hybrid.extra_flagged is True
+    assert lexical.within <= 0.2 < hybrid.within

@@ -5,6 +5,8 @@ b  udhr-reordered        the same recording cut at paragraph pauses and put back
 c  udhr-asides           FLEURS clips on other subjects spliced between paragraphs: audio only
 d  udhr-extra-paragraph  the article gains a paragraph the recording never says: text only
 e  ej-fra                a French self-introduction, one block per sentence
+f  retold-en             an article retold in other words, reordered, with an aside and an untold
+                         paragraph; synthetic speech (espeak-ng), so the truth is known by construction
 
 Audio is decoded once with ffmpeg to 16 kHz mono and cut and joined at sample precision, so that the
 truth of b and c follows from a's by arithmetic. Nothing here is copied into the repository: the
@@ -32,6 +34,8 @@ REORDER = [0, 7, 5, 6, 2, 3, 4, 8, 1, 9]
 ASIDES = {2: ["fleurs-en-000", "fleurs-en-001"], 5: ["fleurs-en-002"], 7: ["fleurs-en-003", "fleurs-en-004"]}
 # d: a paragraph in the preamble's own style and subject that the reader never says.
 EXTRA_AFTER = 4
+# f: silence between the synthesized sections.
+SECTION_GAP_S = 0.7
 EXTRA_PARAGRAPH = (
     "Whereas the free exchange of ideas across borders, through the press and every other medium, "
     "strengthens the understanding between peoples and guards them against the return of war,"
@@ -84,6 +88,7 @@ def build_cases(speech: Path, work: Path) -> list[Case]:
         _asides(udhr, truth, article, speech, work),
         _extra_paragraph(work / "a.wav", starts, article, work),
         _ej_fra(speech, work),
+        _retold(work),
     ]
 
 
@@ -166,6 +171,42 @@ def _ej_fra(speech: Path, work: Path) -> Case:
     audio = write_wav(work / "e.wav", decode(speech / "ej-fra.m4a"))
     starts = {b["index"]: b["start_s"] for b in truth["blocks"]}
     return Case("e ej-fra", audio, path, "fr", starts)
+
+
+def _retold(work: Path) -> Case:
+    spec = load_truth("retold-en")
+    article = work / "f-article.md"
+    article.write_text("\n\n".join(spec["article"]) + "\n", encoding="utf-8")
+    gap = np.zeros(int(SECTION_GAP_S * RATE), dtype=np.float32)
+    chunks: list[np.ndarray] = []
+    starts: dict[int, float] = {}
+    asides: list[tuple[float, float]] = []
+    offset = 0
+    for i, section in enumerate(spec["episode"]):
+        voice = _speak(section["text"], work / f"f-{i}.wav")
+        if section["block"] is None:
+            asides.append((round(offset / RATE, 3), round((offset + len(voice)) / RATE, 3)))
+        else:
+            starts[section["block"]] = round((offset + _leading_silence(voice)) / RATE, 3)
+        chunks.extend([voice, gap])
+        offset += len(voice) + len(gap)
+    audio = write_wav(work / "f.wav", np.concatenate(chunks))
+    untold = frozenset(range(len(spec["article"]))) - frozenset(starts)
+    return Case("f retold-en", audio, article, "en", starts, audio_only=asides, expect_text_only=untold)
+
+
+def _speak(text: str, path: Path) -> np.ndarray:
+    cmd = ["espeak-ng", "-v", "en-us", "-s", "160", "-w", str(path), text]
+    subprocess.run(cmd, check=True, capture_output=True)
+    return decode(path)
+
+
+def _leading_silence(samples: np.ndarray, *, frame: int = 160, floor_dbfs: float = -40.0) -> int:
+    """Samples before the first 10 ms frame louder than floor_dbfs."""
+    frames = samples[: len(samples) // frame * frame].reshape(-1, frame)
+    level = 20 * np.log10(np.sqrt((frames**2).mean(axis=1)) + 1e-9)
+    loud = np.flatnonzero(level > floor_dbfs)
+    return int(loud[0]) * frame if loud.size else 0
 
 
 def audio_key(path: Path, engine: str) -> str:
