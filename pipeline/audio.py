@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from pipeline.audio_decode import AudioInfo, decode_audio, probe_audio, resample, stream_decode
-from pipeline.audio_dsp import Analysis, GainPlan, Trim, analyze, apply_plan, find_trim, plan_gain, undo_plan
+from pipeline.audio_dsp import Analysis, GainPlan, Trim, analyze, apply_plan, find_trim, plan_gain
 from pipeline.audio_encode import Id3Tags, encode_mp3, retag_atomic, tag_file, temp_path, write_speech_wav
 from pipeline.audio_measure import LoudnessMeter, Measurement, db_to_gain, gain_to_db, loudness_of, sub_blocks
 from pipeline.config import AudioSettings
@@ -37,7 +37,7 @@ MIN_EPISODE_S = 1.0
 # Quieter than this (integrated) is no sound: an unplugged microphone, a muted track.
 NO_SOUND_LUFS = -60.0
 # The limiter aims this far under the ceiling; the MP3 encoder's own overshoot fits in between.
-ENCODER_MARGIN_DB = 0.5
+ENCODER_MARGIN_DB = 0.8
 # After encoding, the MP3 must be this close to the target, else the gain is corrected.
 MP3_TOLERANCE_LU = 0.2
 MAX_ENCODES = 3
@@ -61,13 +61,20 @@ class _Encoded:
     encodes: int
 
 
-def normalize_audio(source: Path, layout: EpisodeLayout, *, settings: AudioSettings, tags: Id3Tags) -> LoudnessReport:
+def normalize_audio(
+    source: Path, layout: EpisodeLayout, *, settings: AudioSettings, tags: Id3Tags
+) -> LoudnessReport:
     """Normalize `source` into layout.master_mp3, layout.speech_wav and layout.loudness_json."""
     info = probe_audio(source)
     decoded = decode_audio(info)
     warnings = _check_decoded(info, decoded.duration_s)
     rate = settings.sample_rate_hz
-    x, input_rate, input_channels, input_layout = decoded.samples, decoded.rate, decoded.input_channels, decoded.layout
+    x, input_rate, input_channels, input_layout = (
+        decoded.samples,
+        decoded.rate,
+        decoded.input_channels,
+        decoded.layout,
+    )
     del decoded  # hold one copy of the audio, not two
     x = resample(x, input_rate, rate)
     analysis = analyze(x, rate, highpass_hz=settings.highpass_hz)
@@ -82,13 +89,25 @@ def normalize_audio(source: Path, layout: EpisodeLayout, *, settings: AudioSetti
     except BaseException:
         mp3_tmp.unlink(missing_ok=True)
         raise
-    report = _report(info, analysis=analysis, trim=trim, rate=rate, x=x, settings=settings, encoded=encoded,
-                     input=(input_channels, input_layout), warnings=warnings)
+    report = _report(
+        info,
+        analysis=analysis,
+        trim=trim,
+        rate=rate,
+        x=x,
+        settings=settings,
+        encoded=encoded,
+        input=(input_channels, input_layout),
+        warnings=warnings,
+    )
     write_model(layout.loudness_json, report)
     log.info(
         "%s: %.1f LUFS -> %.1f LUFS, true peak %.1f dBTP, %.1f s trimmed at start",
-        source.name, report.input_lufs or float("nan"), report.output_lufs or float("nan"),
-        report.output_true_peak_dbtp or float("nan"), report.trimmed_start_s,
+        source.name,
+        report.input_lufs or float("nan"),
+        report.output_lufs or float("nan"),
+        report.output_true_peak_dbtp or float("nan"),
+        report.trimmed_start_s,
     )
     return report
 
@@ -131,7 +150,9 @@ def _encode_to_target(
     a sine tone), so the plan aims above the target by the loss measured on an excerpt first.
     """
     sub = rate // 10
-    hp_lufs = loudness_of(sub_blocks(analysis.hp_frame_energy[-(-trim.start // sub) * 10 : trim.end // sub * 10]))
+    hp_lufs = loudness_of(
+        sub_blocks(analysis.hp_frame_energy[-(-trim.start // sub) * 10 : trim.end // sub * 10])
+    )
     if hp_lufs is None:
         raise AudioDecodeError("no sound left after trimming")
     channels = x.shape[0]
@@ -139,8 +160,10 @@ def _encode_to_target(
     aim, threshold_db = settings.target_lufs, settings.ceiling_dbtp - ENCODER_MARGIN_DB
 
     def plan_and_apply(aim: float, gain: float) -> GainPlan:
-        plan = plan_gain(x, analysis, trim, rate, target_lufs=aim, threshold=db_to_gain(threshold_db), gain=gain)
-        apply_plan(x, plan, trim)
+        plan = plan_gain(
+            x, analysis, trim, rate, target_lufs=aim, threshold=db_to_gain(threshold_db), gain=gain
+        )
+        apply_plan(x, plan, trim, block=analysis.block)
         return plan
 
     gain = db_to_gain(aim - hp_lufs)
@@ -151,16 +174,16 @@ def _encode_to_target(
     plan = plan_and_apply(aim, gain)
     for attempt in range(1, MAX_ENCODES + 1):
         encode_mp3(x[:, trim.start : trim.end], rate, mp3, bitrate_kbps=bitrate)
-        measured = measure_file(mp3, rate=rate, channels=channels)
+        measured = measure_file(mp3, rate=rate, channels=channels, expected_peak_dbtp=threshold_db)
         miss_lu = settings.target_lufs - (measured.integrated_lufs or settings.target_lufs)
         over_db = (measured.true_peak_dbtp or -99.0) - settings.ceiling_dbtp
         if (abs(miss_lu) <= MP3_TOLERANCE_LU and over_db <= 0) or attempt == MAX_ENCODES:
             return _Encoded(plan=plan, measured=measured, encodes=attempt)
         log.info("MP3 missed by %.2f LU, %.2f dB over the ceiling: correcting", miss_lu, max(over_db, 0))
-        undo_plan(x, plan, trim)
+        apply_plan(x, plan, trim, block=analysis.block, undo=True)
         aim += miss_lu
         if over_db > 0:
-            threshold_db -= over_db + 0.1
+            threshold_db -= over_db + 0.2
         plan = plan_and_apply(aim, plan.gain * db_to_gain(miss_lu))
     raise AssertionError("unreachable")
 
@@ -185,17 +208,27 @@ def _encoder_loss(y: np.ndarray, rate: int, beside: Path, *, gain: float, bitrat
     return pre - after
 
 
-def measure_file(path: Path, *, rate: int, channels: int) -> Measurement:
+def measure_file(
+    path: Path, *, rate: int, channels: int, expected_peak_dbtp: float | None = None
+) -> Measurement:
     """Loudness, LRA and true peak of an audio file as a player decodes it (ffmpeg, streamed)."""
-    meter = LoudnessMeter(rate, channels)
+    meter = LoudnessMeter(rate, channels, expected_peak_dbtp=expected_peak_dbtp)
     for chunk in stream_decode(path, rate=rate, channels=channels, chunk_samples=VERIFY_CHUNK):
         meter.feed(chunk)
     return meter.result()
 
 
 def _report(
-    info: AudioInfo, *, analysis: Analysis, trim: Trim, rate: int, x: np.ndarray, settings: AudioSettings,
-    encoded: _Encoded, input: tuple[int, str], warnings: list[str],
+    info: AudioInfo,
+    *,
+    analysis: Analysis,
+    trim: Trim,
+    rate: int,
+    x: np.ndarray,
+    settings: AudioSettings,
+    encoded: _Encoded,
+    input: tuple[int, str],
+    warnings: list[str],
 ) -> LoudnessReport:
     n = x.shape[1]
     channels = x.shape[0]
@@ -219,7 +252,7 @@ def _report(
         output_channels=channels,
         bitrate_kbps=settings.bitrate_mono_kbps if channels == 1 else settings.bitrate_stereo_kbps,
         gain_db=round(gain_to_db(encoded.plan.gain), 2),
-        limited=bool(encoded.plan.curves),
+        limited=encoded.plan.limited,
         limiter_max_reduction_db=round(encoded.plan.limited_db, 2),
         encodes=encoded.encodes,
         warnings=warnings,

@@ -82,7 +82,9 @@ def probe_audio(path: Path) -> AudioInfo:
     if not path.is_file():
         raise AudioDecodeError(f"cannot read {path.name}: no such file ({path})")
     if path.stat().st_size == 0:
-        raise AudioDecodeError(f"cannot read {path.name}: the file is empty (0 bytes); copy the recording again")
+        raise AudioDecodeError(
+            f"cannot read {path.name}: the file is empty (0 bytes); copy the recording again"
+        )
     data = _ffprobe_json(path)
     streams = [s for s in data.get("streams", []) if s.get("codec_type") == "audio"]
     if not streams:
@@ -119,61 +121,66 @@ def _load_segment(info: AudioInfo) -> AudioSegment:
         return AudioSegment.from_file(str(link), codec=info.codec)
 
 
-def _segment_to_float(seg: AudioSegment) -> np.ndarray:
-    """pydub's interleaved integer PCM as float32 (channels, n), converted in chunks."""
-    width, channels = seg.sample_width, seg.channels
+def _integer_frames(seg: AudioSegment) -> tuple[np.ndarray, np.float32]:
+    """pydub's interleaved integer PCM as an (n, channels) view, and the scale to [-1, 1)."""
+    width = seg.sample_width
     dtype = {1: np.int8, 2: np.int16, 4: np.int32}[width]
-    raw = np.frombuffer(seg.raw_data, dtype=dtype).reshape(-1, channels)
-    scale = np.float32(1.0 / (1 << (8 * width - 1)))
-    out = np.empty((channels, raw.shape[0]), dtype=np.float32)
+    raw = np.frombuffer(seg.raw_data, dtype=dtype).reshape(-1, seg.channels)
+    return raw, np.float32(1.0 / (1 << (8 * width - 1)))
+
+
+def _mix(raw: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """weights @ frames, as float32 (out_channels, n), converted chunk by chunk."""
+    out = np.zeros((weights.shape[0], raw.shape[0]), dtype=np.float32)
+    scratch = np.empty(min(CONVERT_CHUNK, raw.shape[0]), dtype=np.float32)
     for start in range(0, raw.shape[0], CONVERT_CHUNK):
         block = raw[start : start + CONVERT_CHUNK]
-        np.multiply(block.T, scale, out=out[:, start : start + block.shape[0]], dtype=np.float32)
+        tmp = scratch[: block.shape[0]]
+        for o, i in zip(*np.nonzero(weights), strict=True):
+            np.multiply(block[:, i], np.float32(weights[o, i]), out=tmp, dtype=np.float32)
+            out[o, start : start + block.shape[0]] += tmp
     return out
 
 
-def _channel_energies(x: np.ndarray) -> tuple[np.ndarray, float]:
-    """Energy of each channel, and of the difference of the first two channels."""
-    energy = np.zeros(x.shape[0])
-    diff = 0.0
-    for start in range(0, x.shape[1], CONVERT_CHUNK):
-        block = x[:, start : start + CONVERT_CHUNK].astype(np.float64)
-        energy += np.einsum("ij,ij->i", block, block)
-        if x.shape[0] == 2:
-            d = block[0] - block[1]
-            diff += float(d @ d)
-    return energy, diff
+def _stereo_energies(raw: np.ndarray) -> tuple[float, float, float]:
+    """Energy of the left channel, the right channel and their difference."""
+    left = right = diff = 0.0
+    for start in range(0, raw.shape[0], CONVERT_CHUNK):
+        block = raw[start : start + CONVERT_CHUNK].astype(np.float32)
+        d = block[:, 0] - block[:, 1]
+        left += float(np.dot(block[:, 0], block[:, 0]))
+        right += float(np.dot(block[:, 1], block[:, 1]))
+        diff += float(np.dot(d, d))
+    return left, right, diff
 
 
-def _mean_rows(x: np.ndarray, weights: np.ndarray) -> np.ndarray:
-    """weights @ x, chunk by chunk (weights: (out_channels, in_channels))."""
-    out = np.empty((weights.shape[0], x.shape[1]), dtype=np.float32)
-    for start in range(0, x.shape[1], CONVERT_CHUNK):
-        out[:, start : start + CONVERT_CHUNK] = weights @ x[:, start : start + CONVERT_CHUNK]
-    return out
-
-
-def downmix(x: np.ndarray) -> tuple[np.ndarray, str]:
-    """One or two channels: 5.1 folds to stereo, other layouts to mono; twin stereo becomes mono."""
-    channels = x.shape[0]
-    if channels == 1:
-        return x, "mono"
-    layout = "stereo"
-    if channels == 6:
-        x, layout = _mean_rows(x, SURROUND_TO_STEREO), "surround"
-    elif channels > 2:
-        return _mean_rows(x, np.full((1, channels), 1.0 / channels, dtype=np.float32)), "multichannel"
-    energy, diff = _channel_energies(x)
-    total = float(energy.sum())
-    if total <= 0.0:
-        return x[:1].copy(), "mono"
-    if diff <= total * 10 ** (DUAL_MONO_DB / 10):
-        return _mean_rows(x, np.array([[0.5, 0.5]], dtype=np.float32)), "dual-mono"
-    quiet, loud = int(np.argmin(energy)), int(np.argmax(energy))
-    if energy[quiet] <= energy[loud] * 10 ** (DEAD_CHANNEL_DB / 10):
+def stereo_weights(left: float, right: float, diff: float) -> tuple[np.ndarray, str]:
+    """How to mix two channels: twins -> their mean; one dead channel -> the other; else both."""
+    total = left + right
+    if total <= 0.0 or diff <= total * 10 ** (DUAL_MONO_DB / 10):
+        return np.array([[0.5, 0.5]]), "dual-mono"
+    if min(left, right) <= max(left, right) * 10 ** (DEAD_CHANNEL_DB / 10):
         log.warning("one channel is silent: publishing the other one as mono")
-        return x[loud : loud + 1].copy(), "one-live-channel"
-    return x, layout
+        return (np.array([[1.0, 0.0]]) if left > right else np.array([[0.0, 1.0]])), "one-live-channel"
+    return np.eye(2), "stereo"
+
+
+def channels_to_publish(raw: np.ndarray, scale: np.float32) -> tuple[np.ndarray, str]:
+    """One or two float32 channels from (n, channels) integer frames: 5.1 folds to stereo, other
+    layouts of 3+ channels to mono; twin stereo becomes mono."""
+    channels = raw.shape[1]
+    if channels == 1:
+        return _mix(raw, np.array([[scale]])), "mono"
+    if channels == 2:
+        weights, layout = stereo_weights(*_stereo_energies(raw))
+        return _mix(raw, weights * scale), layout
+    if channels != 6:
+        return _mix(raw, np.full((1, channels), scale / channels)), "multichannel"
+    stereo = _mix(raw, SURROUND_TO_STEREO * scale)
+    weights, layout = stereo_weights(*_stereo_energies(stereo.T))
+    if layout == "stereo":
+        return stereo, "surround"
+    return _mix(stereo.T, weights), f"surround, {layout}"
 
 
 def decode_audio(info: AudioInfo) -> DecodedAudio:
@@ -186,9 +193,9 @@ def decode_audio(info: AudioInfo) -> DecodedAudio:
             f"cannot decode {info.path.name}: ffmpeg failed ({why[:160]}); export the recording again"
         ) from exc
     rate, input_channels = seg.frame_rate, seg.channels
-    x = _segment_to_float(seg)
-    del seg
-    x, layout = downmix(x)
+    raw, scale = _integer_frames(seg)
+    x, layout = channels_to_publish(raw, scale)
+    del raw, seg
     return DecodedAudio(samples=x, rate=rate, input_channels=input_channels, layout=layout)
 
 
@@ -203,12 +210,23 @@ def resample(x: np.ndarray, rate: int, target: int) -> np.ndarray:
     return np.stack(rows) if len(rows) > 1 else rows[0][np.newaxis, :]
 
 
+def _widen_pipe(fd: int) -> None:
+    """Ask for a 1 MiB pipe (Linux), so ffmpeg decodes ahead instead of waiting on each 64 KiB."""
+    try:
+        import fcntl
+
+        fcntl.fcntl(fd, getattr(fcntl, "F_SETPIPE_SZ", 1031), 1 << 20)
+    except (ImportError, OSError):
+        pass
+
+
 def stream_decode(path: Path, *, rate: int, channels: int, chunk_samples: int) -> Iterator[np.ndarray]:
     """Decode a file of our own (the published MP3) with ffmpeg, yielding float32 (channels, n) chunks."""
     cmd = [FFMPEG, "-v", "error", "-nostdin", "-i", str(path), "-f", "f32le", "-ac", str(channels)]
     cmd += ["-ar", str(rate), "-"]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     assert proc.stdout is not None
+    _widen_pipe(proc.stdout.fileno())
     frame_bytes = 4 * channels
     try:
         while True:

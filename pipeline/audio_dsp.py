@@ -13,14 +13,13 @@ from scipy import signal
 from scipy.ndimage import minimum_filter1d, uniform_filter1d
 
 from pipeline.audio_measure import (
-    OVERSAMPLE,
-    TP_CONTEXT,
     LoudnessMeter,
     Measurement,
     block_peaks,
     db_to_gain,
     loudness_of,
     mask_runs,
+    oversampled_envelope,
     sub_blocks,
 )
 
@@ -34,7 +33,7 @@ SILENCE_FLOOR_DBFS = -70.0
 RAMP_S = 0.005
 HOLD_S = 0.020
 # Blocks whose sample peak, after gain, is this far under the limit cannot need limiting.
-HOT_MARGIN_DB = 4.0
+HOT_MARGIN_DB = 3.0
 
 
 @dataclass(frozen=True)
@@ -45,6 +44,9 @@ class Analysis:
     hp_frame_energy: np.ndarray  # K-weighted mean square per 10 ms frame of the high-passed audio
     frame_energy: np.ndarray  # mean square per 10 ms frame of the high-passed audio
     frame_peak: np.ndarray  # sample peak per 10 ms frame of the high-passed audio
+    block: int  # samples per limiter block (a divisor of the 10 ms frame)
+    block_peak: np.ndarray  # sample peak per block of the high-passed audio
+    block_power: np.ndarray  # sum of squares per block of the high-passed audio, channels summed
 
 
 @dataclass(frozen=True)
@@ -71,8 +73,11 @@ def analyze(x: np.ndarray, rate: int, *, highpass_hz: float) -> Analysis:
     zi = np.zeros((sos.shape[0], channels, 2), dtype=np.float32) if sos is not None else None
     frame = int(rate * FRAME_S)
     chunk = rate // 10 * CHUNK_SUBBLOCKS
+    block_len = limiter_block(frame)
     frames: list[np.ndarray] = []
     peaks: list[np.ndarray] = []
+    bpeaks: list[np.ndarray] = []
+    bpower: list[np.ndarray] = []
     for start in range(0, n, chunk):
         block = x[:, start : start + chunk]
         meter_in.feed(block)
@@ -81,12 +86,31 @@ def analyze(x: np.ndarray, rate: int, *, highpass_hz: float) -> Analysis:
         meter_hp.feed(block)
         frames.append(_frame_energy(block, frame))
         peaks.append(block_peaks(block, frame))
+        bpeaks.append(block_peaks(block, block_len))
+        bpower.append(_block_power(block, block_len))
     return Analysis(
         input=meter_in.result(),
         hp_frame_energy=meter_hp.frame_energy,
         frame_energy=np.concatenate(frames),
         frame_peak=np.concatenate(peaks),
+        block=block_len,
+        block_peak=np.concatenate(bpeaks),
+        block_power=np.concatenate(bpower),
     )
+
+
+def limiter_block(frame: int) -> int:
+    """The largest divisor of the frame length up to 64 samples (63 at 44.1 kHz, 60 at 48 kHz)."""
+    return next(d for d in range(64, 0, -1) if frame % d == 0)
+
+
+def _block_power(block: np.ndarray, size: int) -> np.ndarray:
+    usable = block.shape[1] // size * size
+    rows = block[:, :usable].reshape(block.shape[0], -1, size)
+    out = np.einsum("ijk,ijk->j", rows, rows)
+    if usable < block.shape[1]:
+        out = np.append(out, float(np.square(block[:, usable:]).sum()))
+    return out.astype(np.float32)
 
 
 def _frame_energy(block: np.ndarray, frame: int) -> np.ndarray:
@@ -123,164 +147,174 @@ def find_trim(frame_energy: np.ndarray, rate: int, n: int, *, max_silence_s: flo
 
 
 @dataclass(frozen=True)
-class LimiterRun:
-    """A stretch of audio whose peaks come near the ceiling, with its true-peak envelope."""
-
-    start: int
-    stop: int
-    envelope: np.ndarray  # per sample: largest |value| over channels and the 4x-oversampled points
-    power: np.ndarray  # per sample: sum over channels of the squared value
-
-
-@dataclass(frozen=True)
 class GainPlan:
-    """A gain and, where peaks need it, smooth limiter curves; measured loudness of the result."""
+    """A gain and a limiter curve (one value per block, <= 1); measured loudness of the result."""
 
     gain: float
-    curves: tuple[tuple[int, np.ndarray], ...]  # (start sample, gain curve) of each limited run
+    curve: np.ndarray  # limiter gain per block of Analysis.block samples
     output_lufs: float | None
     limited_db: float  # deepest gain reduction by the limiter (0.0: none)
 
-
-def limiter_geometry(rate: int) -> tuple[int, int]:
-    half = max(1, int(rate * RAMP_S))
-    hold = 2 * (int(rate * HOLD_S) // 2)
-    return half, hold
+    @property
+    def limited(self) -> bool:
+        return self.limited_db > 0.0
 
 
-def find_runs(x: np.ndarray, frame_peak: np.ndarray, *, gain: float, threshold: float, rate: int) -> list[LimiterRun]:
-    """Stretches that may need limiting at `gain`, padded so that each curve returns to 1 inside."""
-    half, hold = limiter_geometry(rate)
-    frame = int(rate * FRAME_S)
-    n = x.shape[1]
-    hot = frame_peak * gain >= threshold * db_to_gain(-HOT_MARGIN_DB)
+def peak_envelope(
+    x: np.ndarray, analysis: Analysis, *, gain: float, threshold: float, rate: int
+) -> np.ndarray:
+    """Per block: the true peak (4x oversampled) where it may reach `threshold` at `gain`, else the
+    sample peak (well under the threshold, so it needs no limiting either way)."""
+    frame, block, n = int(rate * FRAME_S), analysis.block, x.shape[1]
+    envelope = analysis.block_peak.copy()
+    hot = analysis.frame_peak * gain >= threshold * db_to_gain(-HOT_MARGIN_DB)
     if not hot.any():
-        return []
-    pad = math.ceil((hold + 4 * half) / frame)
-    padded = np.convolve(hot.astype(np.int8), np.ones(2 * pad + 1, dtype=np.int8), mode="same") > 0
-    hot_spans = [(a * frame, min(n, b * frame)) for a, b in mask_runs(hot)]
-    peaks = oversampled_peaks(x, hot_spans)
-    runs, k = [], 0
-    for b0, b1 in mask_runs(padded):
-        start, stop = b0 * frame, min(n, b1 * frame)
-        envelope = np.zeros(stop - start, dtype=np.float32)
-        while k < len(hot_spans) and hot_spans[k][0] < stop:
-            s0, s1 = hot_spans[k]
-            envelope[s0 - start : s1 - start] = peaks[k]
-            k += 1
-        power = np.einsum("ij,ij->j", x[:, start:stop], x[:, start:stop])
-        runs.append(LimiterRun(start=start, stop=stop, envelope=envelope, power=power))
-    return runs
+        return envelope
+    spans = np.minimum(np.asarray(mask_runs(hot), dtype=np.int64) * frame, n)
+    per_sample = oversampled_envelope(x, spans)
+    blocks_per_span = -(-(spans[:, 1] - spans[:, 0]) // block)
+    block_index = _ranges(spans[:, 0] // block, blocks_per_span)
+    starts_in_concat = _ranges(np.zeros_like(blocks_per_span), blocks_per_span) * block
+    span_offsets = np.concatenate([[0], np.cumsum(spans[:, 1] - spans[:, 0])[:-1]])
+    starts_in_concat += np.repeat(span_offsets, blocks_per_span)
+    envelope[block_index] = np.maximum(
+        envelope[block_index], np.maximum.reduceat(per_sample, starts_in_concat)
+    )
+    return envelope
 
 
-def oversampled_peaks(x: np.ndarray, spans: list[tuple[int, int]]) -> list[np.ndarray]:
-    """Per sample of each span: the largest |value| over channels and the 4x-oversampled points.
-
-    All spans, each with TP_CONTEXT samples of context on both sides (zeros beyond the ends), are
-    gathered into one array and oversampled in one call; the context keeps the spans independent.
-    """
-    if not spans:
-        return []
-    n, ctx = x.shape[1], TP_CONTEXT
-    index = np.concatenate([np.arange(a - ctx, b + ctx) for a, b in spans])
-    inside = (index >= 0) & (index < n)
-    gathered = x[:, np.clip(index, 0, n - 1)]
-    gathered[:, ~inside] = 0.0
-    up = np.abs(signal.resample_poly(gathered, OVERSAMPLE, 1, axis=1))
-    per_sample = up.reshape(x.shape[0], -1, OVERSAMPLE).max(axis=(0, 2)).astype(np.float32)
-    out, pos = [], 0
-    for a, b in spans:
-        out.append(per_sample[pos + ctx : pos + ctx + b - a])
-        pos += b - a + 2 * ctx
-    return out
+def _ranges(starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+    """Concatenation of arange(start, start + length) for each pair."""
+    total = int(lengths.sum())
+    if total == 0:
+        return np.zeros(0, dtype=np.int64)
+    base = np.concatenate([[0], np.cumsum(lengths)[:-1]])
+    return np.arange(total, dtype=np.int64) + np.repeat(starts - base, lengths)
 
 
-def limiter_curve(envelope: np.ndarray, *, gain: float, threshold: float, rate: int) -> np.ndarray:
-    """Smooth gain (<= 1) that keeps envelope * gain * curve under `threshold` at every sample.
+def limiter_curve(
+    envelope: np.ndarray, *, gain: float, threshold: float, rate: int, block: int
+) -> np.ndarray:
+    """Smooth gain per block (<= 1) that keeps envelope * gain * curve under `threshold` everywhere.
 
     A minimum filter spreads each needed reduction over [peak - ramp, peak + hold + ramp]; two
-    moving averages of `half` + 1 samples turn its steps into ramps. Every average at sample n only
-    mixes minima whose windows contain n, so the curve never exceeds the reduction n needs.
+    moving averages turn its steps into ramps. Every average at block k only mixes minima whose
+    windows contain k, so the curve never exceeds the reduction that block needs.
     """
-    half, hold = limiter_geometry(rate)
+    half = max(1, round(RAMP_S * rate / block))
+    hold = 2 * (round(HOLD_S * rate / block) // 2)
     needed = np.minimum(1.0, threshold / np.maximum(envelope * gain, 1e-12)).astype(np.float32)
-    size = hold + 2 * half + 1
-    curve = minimum_filter1d(needed, size=size, origin=hold // 2, mode="nearest")
+    curve = minimum_filter1d(needed, size=hold + 2 * half + 1, origin=hold // 2, mode="nearest")
     curve = uniform_filter1d(curve, size=half + 1, mode="nearest")
     curve = uniform_filter1d(curve, size=half + 1, mode="nearest")
     return np.minimum(curve, needed)
 
 
-def measure_plan(analysis: Analysis, trim: Trim, rate: int, *, gain: float, curves: list[tuple[LimiterRun, np.ndarray]]) -> float | None:
+def measure_plan(
+    analysis: Analysis, trim: Trim, rate: int, *, gain: float, curve: np.ndarray
+) -> float | None:
     """Integrated loudness of the trimmed, gained and limited audio.
 
-    The K-weighted energy of each 10 ms frame scales with the gain squared; inside limited stretches
-    each frame's energy is scaled by the power-weighted mean of curve squared over the frame (the
-    curve moves slowly against the audio). The MP3 is measured in full afterwards.
+    The K-weighted energy of each 10 ms frame scales with the gain squared and, where the limiter
+    acts, with the power-weighted mean of the curve squared over the frame (the curve moves slowly
+    against the audio). The MP3 is measured in full afterwards.
     """
-    frame = int(rate * FRAME_S)
-    energy = analysis.hp_frame_energy * (gain * gain)
-    for run, curve in curves:
-        usable = curve.size // frame * frame
-        power = run.power[:usable].reshape(-1, frame)
-        weighted = (power * np.square(curve[:usable]).reshape(-1, frame)).sum(axis=1)
-        total = power.sum(axis=1)
-        ratio = np.divide(weighted, total, out=np.ones_like(total), where=total > 0)
-        first = run.start // frame
-        energy[first : first + ratio.size] *= ratio[: max(0, energy.size - first)]
+    frames = analysis.hp_frame_energy.size
+    per_frame = int(rate * FRAME_S) // analysis.block
+    power = _frames_of(analysis.block_power, frames, per_frame)
+    weighted = (power * _frames_of(np.square(curve), frames, per_frame)).sum(axis=1)
+    total = power.sum(axis=1)
+    ratio = np.divide(weighted, total, out=np.ones_like(total), where=total > 0)
+    energy = analysis.hp_frame_energy * (gain * gain) * ratio
     sub = rate // 10
     first_sub, last_sub = -(-trim.start // sub), trim.end // sub
     return loudness_of(sub_blocks(energy[first_sub * 10 : last_sub * 10]))
 
 
+def _frames_of(per_block: np.ndarray, frames: int, per_frame: int) -> np.ndarray:
+    """Per-block values as (frames, blocks per frame), cut or zero-padded to whole frames."""
+    out = np.zeros(frames * per_frame, dtype=np.float64)
+    count = min(out.size, per_block.size)
+    out[:count] = per_block[:count]
+    return out.reshape(frames, per_frame)
+
+
 # Stop iterating once the measured loudness is this close to the target.
 LOUDNESS_TOLERANCE_LU = 0.02
 MAX_GAIN_ITERATIONS = 8
-# Runs are found for a gain this much above the current one, so small corrections reuse them.
-RUN_HEADROOM_DB = 1.5
+# The true-peak envelope is found for a gain this much above the current one, so corrections reuse it.
+ENVELOPE_HEADROOM_DB = 2.0
 
 
 def plan_gain(
-    x: np.ndarray, analysis: Analysis, trim: Trim, rate: int, *, target_lufs: float, threshold: float, gain: float
+    x: np.ndarray,
+    analysis: Analysis,
+    trim: Trim,
+    rate: int,
+    *,
+    target_lufs: float,
+    threshold: float,
+    gain: float,
 ) -> GainPlan:
-    """Gain to reach `target_lufs`, limited under `threshold` (linear); measured and corrected."""
-    runs: list[LimiterRun] = []
-    runs_gain = 0.0
-    plan = GainPlan(gain=gain, curves=(), output_lufs=None, limited_db=0.0)
+    """Gain to reach `target_lufs`, limited under `threshold` (linear); measured and corrected.
+
+    Limiting takes back part of each gain step, so the next gain comes from the slope between the
+    last two tries (secant), not from the remaining miss alone.
+    """
+    envelope, envelope_gain = analysis.block_peak, 0.0
+    tried: list[tuple[float, float]] = []  # (gain dB, measured LUFS)
+    plan = GainPlan(gain=gain, curve=np.ones(0, np.float32), output_lufs=None, limited_db=0.0)
     for _ in range(MAX_GAIN_ITERATIONS):
-        if gain > runs_gain:
-            runs_gain = gain * db_to_gain(RUN_HEADROOM_DB)
-            runs = find_runs(x, analysis.frame_peak, gain=runs_gain, threshold=threshold, rate=rate)
-        curves: list[tuple[LimiterRun, np.ndarray]] = []
-        deepest = 1.0
-        for run in runs:
-            curve = limiter_curve(run.envelope, gain=gain, threshold=threshold, rate=rate)
-            low = float(curve.min())
-            if low < 1.0:
-                curves.append((run, curve))
-                deepest = min(deepest, low)
-        lufs = measure_plan(analysis, trim, rate, gain=gain, curves=curves)
-        plan = GainPlan(
-            gain=gain,
-            curves=tuple((run.start, curve) for run, curve in curves),
-            output_lufs=lufs,
-            limited_db=-20 * math.log10(deepest),
-        )
+        if gain > envelope_gain:
+            envelope_gain = gain * db_to_gain(ENVELOPE_HEADROOM_DB)
+            envelope = peak_envelope(x, analysis, gain=envelope_gain, threshold=threshold, rate=rate)
+        curve = limiter_curve(envelope, gain=gain, threshold=threshold, rate=rate, block=analysis.block)
+        lufs = measure_plan(analysis, trim, rate, gain=gain, curve=curve)
+        deepest = float(curve.min()) if curve.size else 1.0
+        plan = GainPlan(gain=gain, curve=curve, output_lufs=lufs, limited_db=-20 * math.log10(deepest))
         if lufs is None or abs(target_lufs - lufs) <= LOUDNESS_TOLERANCE_LU:
             break
-        gain *= db_to_gain(target_lufs - lufs)
+        tried.append((20 * math.log10(gain), lufs))
+        gain *= db_to_gain((target_lufs - lufs) / _slope(tried))
     return plan
 
 
-def apply_plan(x: np.ndarray, plan: GainPlan, trim: Trim) -> None:
-    """Scale x[:, trim] in place by the plan's gain and limiter curves."""
-    x[:, trim.start : trim.end] *= np.float32(plan.gain)
-    for start, curve in plan.curves:
-        x[:, start : start + curve.size] *= curve
+def _slope(tried: list[tuple[float, float]]) -> float:
+    """LU of loudness per dB of gain, from the last two tries (1 before there are two)."""
+    if len(tried) < 2 or tried[-1][0] == tried[-2][0]:
+        return 1.0
+    slope = (tried[-1][1] - tried[-2][1]) / (tried[-1][0] - tried[-2][0])
+    return min(1.0, max(0.2, slope))
 
 
-def undo_plan(x: np.ndarray, plan: GainPlan, trim: Trim) -> None:
-    """Reverse apply_plan (the curves never reach zero), to plan again from the high-passed audio."""
-    for start, curve in plan.curves:
-        x[:, start : start + curve.size] /= curve
-    x[:, trim.start : trim.end] /= np.float32(plan.gain)
+# Blocks of limiter curve expanded to samples at a time.
+APPLY_BLOCKS = 1 << 15
+
+
+def apply_plan(x: np.ndarray, plan: GainPlan, trim: Trim, *, block: int, undo: bool = False) -> None:
+    """Scale x[:, trim] in place by the plan's gain and limiter curve (or undo that exactly).
+
+    Between block boundaries the curve is interpolated linearly; each boundary takes the smaller
+    of its two blocks' values, so no sample gets more gain than its block allows.
+    """
+    gain = np.float32(plan.gain)
+    if not undo:
+        x[:, trim.start : trim.end] *= gain
+    curve = plan.curve
+    bounds = np.concatenate([curve[:1], np.minimum(curve[:-1], curve[1:]), curve[-1:]])
+    ramp = np.arange(block, dtype=np.float32) / np.float32(block)
+    n = x.shape[1]
+    for first in range(0, curve.size, APPLY_BLOCKS):
+        last = min(curve.size, first + APPLY_BLOCKS)
+        if curve[first:last].min() >= 1.0:
+            continue
+        left, right = bounds[first:last], bounds[first + 1 : last + 1]
+        per_sample = (left[:, None] + (right - left)[:, None] * ramp[None, :]).ravel()
+        start = first * block
+        stop = min(n, start + per_sample.size)
+        if undo:
+            x[:, start:stop] /= per_sample[: stop - start]
+        else:
+            x[:, start:stop] *= per_sample[: stop - start]
+    if undo:
+        x[:, trim.start : trim.end] /= gain

@@ -21,8 +21,10 @@ LRA_RELATIVE_GATE_LU = -20.0
 OVERSAMPLE = 4
 # A block whose sample peak is this far below the loudest peak seen cannot hold the true peak:
 # inter-sample overshoot of real audio stays well under 4 dB. Only the other blocks are oversampled.
-TRUE_PEAK_SEARCH_DB = 4.0
-TP_BLOCK = 4096
+TRUE_PEAK_SEARCH_DB = 3.0
+TP_BLOCK = 256
+# Samples oversampled per call (bounds the temporary memory to a few tens of MB).
+OVERSAMPLE_BATCH = 1 << 22
 # Samples of context on each side when a run of blocks is oversampled alone.
 TP_CONTEXT = 64
 
@@ -40,7 +42,11 @@ def _biquad_high_shelf(rate: int, gain_db: float, q: float, fc: float) -> np.nda
     w0 = 2.0 * math.pi * fc / rate
     alpha = math.sin(w0) / (2.0 * q)
     cw, sa = math.cos(w0), 2.0 * math.sqrt(a_) * alpha
-    b = [a_ * ((a_ + 1) + (a_ - 1) * cw + sa), -2 * a_ * ((a_ - 1) + (a_ + 1) * cw), a_ * ((a_ + 1) + (a_ - 1) * cw - sa)]
+    b = [
+        a_ * ((a_ + 1) + (a_ - 1) * cw + sa),
+        -2 * a_ * ((a_ - 1) + (a_ + 1) * cw),
+        a_ * ((a_ + 1) + (a_ - 1) * cw - sa),
+    ]
     a = [(a_ + 1) - (a_ - 1) * cw + sa, 2 * ((a_ - 1) - (a_ + 1) * cw), (a_ + 1) - (a_ - 1) * cw - sa]
     return np.array([*(x / a[0] for x in b), 1.0, a[1] / a[0], a[2] / a[0]])
 
@@ -56,7 +62,9 @@ def _biquad_high_pass(rate: int, q: float, fc: float) -> np.ndarray:
 
 def k_weighting_sos(rate: int) -> np.ndarray:
     """The BS.1770 pre-filter (head shelf, then RLB high-pass) as second-order sections."""
-    return np.vstack([_biquad_high_shelf(rate, 4.0, 1 / math.sqrt(2), 1500.0), _biquad_high_pass(rate, 0.5, 38.0)])
+    return np.vstack(
+        [_biquad_high_shelf(rate, 4.0, 1 / math.sqrt(2), 1500.0), _biquad_high_pass(rate, 0.5, 38.0)]
+    )
 
 
 @dataclass(frozen=True)
@@ -115,15 +123,40 @@ def lra_of(sub_energy: np.ndarray) -> float | None:
     return loudness_range(window_energy(sub_energy, 30))
 
 
-def true_peak_runs(x: np.ndarray, hot: np.ndarray, block: int) -> float:
-    """Largest 4x-oversampled magnitude over the runs of hot blocks of `x` (channels, samples)."""
-    peak = 0.0
-    for start, stop in mask_runs(hot):
-        lo = max(0, start * block - TP_CONTEXT)
-        hi = min(x.shape[1], stop * block + TP_CONTEXT)
-        up = signal.resample_poly(x[:, lo:hi], OVERSAMPLE, 1, axis=1)
-        peak = max(peak, float(np.max(np.abs(up))))
-    return peak
+def oversampled_envelope(x: np.ndarray, spans: np.ndarray) -> np.ndarray:
+    """Per sample of each [start, stop) span of x (channels, n), spans concatenated: the largest
+    magnitude over channels of the sample and the 3 points that 4x oversampling puts after it.
+
+    Spans are gathered with TP_CONTEXT samples of context on both sides (zeros beyond the ends of
+    x) and oversampled a few million samples at a time; the context keeps the spans independent.
+    """
+    out = np.empty(int((spans[:, 1] - spans[:, 0]).sum()), dtype=np.float32)
+    pos, first = 0, 0
+    while first < len(spans):
+        lengths = spans[first:, 1] - spans[first:, 0] + 2 * TP_CONTEXT
+        count = max(1, int(np.searchsorted(np.cumsum(lengths), OVERSAMPLE_BATCH, side="right")))
+        group = spans[first : first + count]
+        env = _oversample_group(x, group)
+        out[pos : pos + env.size] = env
+        pos += env.size
+        first += count
+    return out
+
+
+def _oversample_group(x: np.ndarray, spans: np.ndarray) -> np.ndarray:
+    n, ctx = x.shape[1], TP_CONTEXT
+    lengths = spans[:, 1] - spans[:, 0] + 2 * ctx
+    starts = np.concatenate([[0], np.cumsum(lengths)[:-1]])
+    index = np.arange(int(lengths.sum()), dtype=np.int64) + np.repeat(spans[:, 0] - ctx - starts, lengths)
+    inside = (index >= 0) & (index < n)
+    gathered = x[:, np.clip(index, 0, n - 1)]
+    gathered[:, ~inside] = 0.0
+    up = np.abs(signal.resample_poly(gathered, OVERSAMPLE, 1, axis=1))
+    per_sample = up.reshape(x.shape[0], -1, OVERSAMPLE).max(axis=(0, 2))
+    keep = np.ones(per_sample.size, dtype=bool)
+    for edge in (starts, starts + lengths - ctx):
+        keep[(edge[:, None] + np.arange(ctx)).ravel()] = False
+    return per_sample[keep].astype(np.float32)
 
 
 def mask_runs(mask: np.ndarray) -> list[tuple[int, int]]:
@@ -150,7 +183,12 @@ class LoudnessMeter:
     Channel weights are 1.0 (mono, left, right), as in BS.1770 for those channels.
     """
 
-    def __init__(self, rate: int, channels: int, *, true_peak: bool = True) -> None:
+    def __init__(
+        self, rate: int, channels: int, *, true_peak: bool = True, expected_peak_dbtp: float | None = None
+    ) -> None:
+        """`expected_peak_dbtp`: a level (e.g. the limiter's threshold) that spares oversampling blocks
+        far below it. The true peak read is exact whenever it reaches that level; below it, the
+        reading may be low but stays below the level, so a ceiling check is never fooled."""
         if rate % 100:
             raise ValueError(f"sample rate {rate} Hz is not a multiple of 100 Hz")
         self.rate = rate
@@ -163,6 +201,7 @@ class LoudnessMeter:
         self._energies: list[np.ndarray] = []
         self._tail = np.zeros((channels, 0), dtype=np.float32)
         self._tp = 0.0
+        self._expected_peak = db_to_gain(expected_peak_dbtp) if expected_peak_dbtp is not None else 0.0
         self._sample_peak = 0.0
         self._samples = 0
 
@@ -184,10 +223,11 @@ class LoudnessMeter:
         if peaks.size == 0:
             return
         self._sample_peak = max(self._sample_peak, float(peaks.max()))
-        threshold = max(self._sample_peak * db_to_gain(-TRUE_PEAK_SEARCH_DB), 1e-9)
-        hot = peaks >= threshold
-        if hot.any():
-            self._tp = max(self._tp, true_peak_runs(chunk, hot, TP_BLOCK))
+        threshold = max(self._sample_peak, self._expected_peak) * db_to_gain(-TRUE_PEAK_SEARCH_DB)
+        hot = mask_runs(peaks >= max(threshold, 1e-9))
+        if hot:
+            spans = np.minimum(np.asarray(hot, dtype=np.int64) * TP_BLOCK, chunk.shape[1])
+            self._tp = max(self._tp, float(oversampled_envelope(chunk, spans).max()))
         # The joint between chunks: oversample it with context from both sides.
         if self._tail.shape[1] and chunk.shape[1]:
             joint = np.concatenate([self._tail, chunk[:, :TP_CONTEXT]], axis=1)

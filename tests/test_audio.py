@@ -61,8 +61,21 @@ def write_wav(path: Path, x: np.ndarray, rate: int = RATE) -> Path:
 
 def ebur128_true_peak(path: Path) -> float:
     proc = subprocess.run(
-        ["ffmpeg", "-hide_banner", "-nostats", "-i", str(path), "-af", "ebur128=peak=true", "-f", "null", "-"],
-        capture_output=True, text=True, check=True,
+        [
+            "ffmpeg",
+            "-hide_banner",
+            "-nostats",
+            "-i",
+            str(path),
+            "-af",
+            "ebur128=peak=true",
+            "-f",
+            "null",
+            "-",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
     )
     return float(re.findall(r"Peak:\s+(-?[\d.]+|-inf) dBFS", proc.stderr)[-1])
 
@@ -73,8 +86,14 @@ def lufs(x: np.ndarray, rate: int = RATE) -> float:
 
 def tags(**over: object) -> Id3Tags:
     values: dict[str, object] = dict(
-        title="Épisode 3 : « le pain »", artist="Jeanne Dupont", album="La boulange", date="2026-03-01",
-        track=3, comment="On parle de levain.", language="fr", cover=None,
+        title="Épisode 3 : « le pain »",
+        artist="Jeanne Dupont",
+        album="La boulange",
+        date="2026-03-01",
+        track=3,
+        comment="On parle de levain.",
+        language="fr",
+        cover=None,
     )
     values.update(over)
     return Id3Tags(**values)  # type: ignore[arg-type]
@@ -163,7 +182,9 @@ def test_speech_is_kept_and_the_offset_is_right(voice: np.ndarray, tmp_path: Pat
     assert report.offset_s == report.trimmed_start_s
     assert report.trimmed_end_s == pytest.approx(1.5, abs=0.6)
     published = decode(layout.master_mp3)[:, 0]
-    assert published.size / RATE == pytest.approx(x.size / RATE - report.trimmed_start_s - report.trimmed_end_s, abs=0.05)
+    assert published.size / RATE == pytest.approx(
+        x.size / RATE - report.trimmed_start_s - report.trimmed_end_s, abs=0.05
+    )
     assert report.duration_s == pytest.approx(published.size / RATE, abs=0.05)
     # Same speech at the same place: published time = original time - offset.
     lag, corr = _best_lag(x[int(report.offset_s * RATE) :], published)
@@ -178,7 +199,11 @@ def test_speech_is_kept_and_the_offset_is_right(voice: np.ndarray, tmp_path: Pat
     assert corr16 > 0.95
     saved = read_model(layout.loudness_json, LoudnessReport)
     assert saved == report
-    assert sorted(p.name for p in layout.audio_dir.iterdir()) == ["loudness.json", "master.mp3", "speech-16k.wav"]
+    assert sorted(p.name for p in layout.audio_dir.iterdir()) == [
+        "loudness.json",
+        "master.mp3",
+        "speech-16k.wav",
+    ]
 
 
 def _best_lag(a: np.ndarray, b: np.ndarray, rate: int = RATE) -> tuple[int, float]:
@@ -223,7 +248,11 @@ def test_original_is_untouched_and_tags_read_back(voice: np.ndarray, tmp_path: P
 
 
 def _audio_md5(mp3: Path) -> str:
-    out = subprocess.run(["ffmpeg", "-v", "error", "-i", str(mp3), "-map", "0:a", "-f", "md5", "-"], capture_output=True, text=True)
+    out = subprocess.run(
+        ["ffmpeg", "-v", "error", "-i", str(mp3), "-map", "0:a", "-f", "md5", "-"],
+        capture_output=True,
+        text=True,
+    )
     return out.stdout.strip()
 
 
@@ -279,17 +308,25 @@ def test_telephone_8k_and_hires_96k_24bit_work(voice: np.ndarray, tmp_path: Path
     assert_on_target(layout.master_mp3)
 
 
-@pytest.mark.parametrize("suffix,codec", [(".m4a", "aac"), (".ogg", "libopus"), (".webm", "libopus"), (".flac", "flac")])
+@pytest.mark.parametrize(
+    "suffix,codec", [(".m4a", "aac"), (".ogg", "libopus"), (".webm", "libopus"), (".flac", "flac")]
+)
 def test_common_formats_decode(voice: np.ndarray, tmp_path: Path, suffix: str, codec: str) -> None:
     source = tmp_path / f"in{suffix}"
-    ffmpeg("-i", str(write_wav(tmp_path / "a.wav", scaled_to(voice, -21.0)[: 6 * RATE])), "-c:a", codec, str(source))
+    ffmpeg(
+        "-i",
+        str(write_wav(tmp_path / "a.wav", scaled_to(voice, -21.0)[: 6 * RATE])),
+        "-c:a",
+        codec,
+        str(source),
+    )
     report, layout = run(source, tmp_path)
     assert report.duration_s > 5.0
     assert abs(lufs(decode(layout.master_mp3)) - SETTINGS.target_lufs) <= 0.5
 
 
 def test_odd_file_name_works(speech: Path, tmp_path: Path) -> None:
-    source = tmp_path / "L'épisode « spécial » \"final\" n° 1.ogg"
+    source = tmp_path / 'L\'épisode « spécial » "final" n° 1.ogg'
     source.write_bytes((speech / "fleurs-fr-001.ogg").read_bytes())
     report, layout = run(source, tmp_path)
     assert layout.master_mp3.exists() and report.duration_s > 15
@@ -297,7 +334,15 @@ def test_odd_file_name_works(speech: Path, tmp_path: Path) -> None:
 
 def test_truncated_mp3_is_published_as_far_as_it_goes(voice: np.ndarray, tmp_path: Path) -> None:
     full = tmp_path / "full.mp3"
-    ffmpeg("-i", str(write_wav(tmp_path / "a.wav", scaled_to(voice, -20.0))), "-c:a", "libmp3lame", "-b:a", "128k", str(full))
+    ffmpeg(
+        "-i",
+        str(write_wav(tmp_path / "a.wav", scaled_to(voice, -20.0))),
+        "-c:a",
+        "libmp3lame",
+        "-b:a",
+        "128k",
+        str(full),
+    )
     cut = tmp_path / "cut.mp3"
     data = full.read_bytes()
     cut.write_bytes(data[: int(len(data) * 0.6) + 17])  # cut mid-frame, like an interrupted copy
