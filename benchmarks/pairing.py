@@ -1,9 +1,10 @@
 """Pairing benchmark: accuracy on real recordings (cases a-e) and speed on a one-hour episode.
 
-    .venv/bin/python benchmarks/pairing.py [--engine openai-whisper|faster-whisper] [--runs 5]
+    .venv/bin/python benchmarks/pairing.py [--engine faster-whisper|openai-whisper] [--runs 5]
 
 Cases are built from ../shared/testdata/speech (see pairing_cases/cases.py) and transcribed by the
-product's own Whisper stage (model base); transcripts are cached under ~/.cache/diptych/bench-pairing.
+product's own Whisper stage (model base; faster-whisper by default: the same weights in a third of
+the time); transcripts are cached under ~/.cache/diptych/bench-pairing.
 For each method (lexical only, embeddings only, both) it prints: case, blocks, share of blocks
 starting within ±2 s of the truth, IoU of the audio-only stretches, false text-only blocks, seconds.
 """
@@ -100,7 +101,7 @@ def fmt(value: float | None, pattern: str) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--engine", default="openai-whisper", choices=["openai-whisper", "faster-whisper"])
+    parser.add_argument("--engine", default="faster-whisper", choices=["openai-whisper", "faster-whisper"])
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument(
         "--methods", default=",".join(METHODS), help="comma-separated subset of " + ",".join(METHODS)
