@@ -43,11 +43,11 @@ def block_spans(
     spans: dict[int, BlockSpan] = {}
     for block, stretches in by_block.items():
         first, stop = _main_stretch(block, stretches, matrix, weights, labels, min_score)
-        score = float(np.average(matrix[block, first:stop], weights=weights[first:stop]))
         told = [i for i in range(first, stop) if labels[i] == block]
+        score = float(np.average(matrix[block, told], weights=weights[told]))
         if score < min_score:
-            for i in told:
-                labels[i] = -1
+            for a, b in stretches:
+                labels[a:b] = [-1] * (b - a)
             continue
         first = _lead_in(block, first, matrix, units, labels, min_score)
         spans[block] = BlockSpan(units[first].start_s, units[stop - 1].end_s, score)
