@@ -34,7 +34,7 @@ from markupsafe import Markup
 from pydantic import BaseModel, ConfigDict, Field
 
 from pipeline import review
-from pipeline.article import read_article
+from pipeline.article import Article, read_article
 from pipeline.config import Settings
 from pipeline.episodes import load_record
 from pipeline.errors import DiptychError, EpisodeNotFound, ReviewError
@@ -108,16 +108,15 @@ def _apply(body: OpRequest, t: Transcript, draft: Callable[[], Transcript]) -> T
     return review.import_text(body.text, t)
 
 
-def _article_texts(layout: EpisodeLayout, source_article: str | None) -> dict[int, str]:
-    """Block texts from the article itself; empty when it cannot be read (pairing.json has them too)."""
+def _read_article(layout: EpisodeLayout, source_article: str | None) -> Article | None:
+    """The creator's article, or None when it cannot be read (pairing.json holds its blocks' text)."""
     if not source_article:
-        return {}
+        return None
     try:
-        article = read_article(layout.source_dir / source_article)
+        return read_article(layout.source_dir / source_article)
     except (DiptychError, NotImplementedError, OSError) as exc:
         log.info("%s: article not read (%s); showing the paired blocks' text", layout.slug, exc)
-        return {}
-    return {b.index: b.text for b in article.blocks}
+        return None
 
 
 def _templates() -> jinja2.Environment:
@@ -228,7 +227,9 @@ def create_app(
             return render("message.html", heading=record.title, message=message)
         t = transcripts.get(layout)
         pairing = read_model_or_none(layout.pairing_json, Pairing)
-        texts = _article_texts(layout, record.source_article) if pairing else {}
+        article = _read_article(layout, record.source_article)
+        texts = {b.index: b.text for b in article.blocks} if article else {}
+        meta_speaker = str(article.front_matter.get("speaker") or "") if article else ""
         return render(
             "episode.html",
             record=record,
@@ -240,7 +241,7 @@ def create_app(
             todo=review.todo_count(t, low),
             can_undo=review.can_undo(t),
             stale=review.review_is_stale(layout, t),
-            speaker=t.speaker or settings.show.speaker or "",
+            speaker=t.speaker or meta_speaker or settings.show.speaker or "",
             has_audio=layout.master_mp3.exists(),
         )
 

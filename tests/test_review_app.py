@@ -36,6 +36,10 @@ def build_episode(project, speech: Path, slug: str = "udhr-preamble", *, evil: b
         paras[1] = f"{EVIL} {paras[1]}"
     t = make_transcript("\n".join(paras))
     create_record(layout, title=f"Preamble {EVIL}" if evil else "Preamble", source_article="article.md")
+    layout.source_dir.mkdir(parents=True, exist_ok=True)
+    # In Markdown the tag is written as code, so the article's text holds it literally.
+    article = "\n\n".join(paras).replace(EVIL, f"`{EVIL}`")
+    layout.source_file("article.md").write_text(f"---\nspeaker: Ada\n---\n\n{article}\n", encoding="utf-8")
     write_model(layout.draft_json, t)
     layout.audio_dir.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(speech / "udhr-preamble-en.mp3", layout.master_mp3)
@@ -128,6 +132,7 @@ def test_episode_page_shows_transcript_article_and_flags(client: TestClient, pro
         == len(paragraphs(Path(__file__).parents[2] / "shared/testdata/speech")) - 1
     )
     assert 'data-token="' + TOKEN + '"' in html
+    assert 'id="speaker" value="Ada"' in html  # the article's front matter names the speaker
     listing = client.get("/").text
     assert "udhr-preamble" in listing and "awaiting review" in listing and "article 90 %" in listing
 
