@@ -84,7 +84,7 @@ class PairingSettings(Section):
     # embeddings), by shared words, or both mixed ("hybrid", measured best in benchmarks/pairing.py).
     method: Literal["hybrid", "semantic", "lexical"] = "hybrid"
     semantic_weight: float = Field(0.5, ge=0.0, le=1.0)  # share of meaning in the hybrid score
-    min_score: float = Field(0.35, ge=0.0, le=1.0)  # below it, speech is not telling the block
+    min_score: float = Field(0.3, ge=0.0, le=1.0)  # below it, speech is not telling the block
     min_audio_only_s: float = Field(8.0, ge=0.0)  # shorter untold stretches are not listed
     threads: int = Field(2, ge=1, le=64)  # for the embedding model
 
