@@ -49,7 +49,12 @@ CONFIGS: dict[str, tuple[dict[str, Any], bool]] = {
     ),
     "fw-greedy+article": ({"engine": "faster-whisper"}, True),
     "fw-beam5": (
-        {"engine": "faster-whisper", "beam_size": 5, "use_article_prompt": False, "restore_article_spelling": False},
+        {
+            "engine": "faster-whisper",
+            "beam_size": 5,
+            "use_article_prompt": False,
+            "restore_article_spelling": False,
+        },
         False,
     ),
     "fw-beam5+article": ({"engine": "faster-whisper", "beam_size": 5}, True),
@@ -97,7 +102,8 @@ def article_from(text: str) -> Any:
 
     paragraphs = [p.strip() for p in text.split("\n\n") if p.strip()]
     blocks = tuple(
-        ArticleBlock(index=i, kind="paragraph", text=p, html="", anchor=f"p{i}") for i, p in enumerate(paragraphs)
+        ArticleBlock(index=i, kind="paragraph", text=p, html="", anchor=f"p{i}")
+        for i, p in enumerate(paragraphs)
     )
     return Article(title=None, front_matter={}, blocks=blocks, html="", language=None)
 
@@ -135,7 +141,9 @@ def run_config(name: str, runs: int, only: list[str] | None) -> dict[str, Any]:
     install_model(settings.model, models)
     recs = recordings(only)
     warm = recs[0]
-    transcribe_audio(warm.audio, settings=settings, models_dir=models, audio_sha256="-", language=warm.language)
+    transcribe_audio(
+        warm.audio, settings=settings, models_dir=models, audio_sha256="-", language=warm.language
+    )
     rows = []
     for rec in recs:
         article = article_from(rec.reference) if with_article else None
@@ -143,8 +151,12 @@ def run_config(name: str, runs: int, only: list[str] | None) -> dict[str, Any]:
         for _ in range(runs):
             t0, c0 = time.perf_counter(), time.process_time()
             transcript = transcribe_audio(
-                rec.audio, settings=settings, models_dir=models, audio_sha256="-",
-                language=rec.language, article=article,
+                rec.audio,
+                settings=settings,
+                models_dir=models,
+                audio_sha256="-",
+                language=rec.language,
+                article=article,
             )
             times.append(time.perf_counter() - t0)
             cpu.append(time.process_time() - c0)
@@ -153,9 +165,15 @@ def run_config(name: str, runs: int, only: list[str] | None) -> dict[str, Any]:
         hits, names = name_hits(rec.reference, text)
         rows.append(
             {
-                "file": rec.name, "duration_s": rec.duration_s, "wall_s": statistics.median(times),
-                "cpu_s": statistics.median(cpu), "errors": errors, "words": words, "names": names,
-                "name_hits": hits, "text": text,
+                "file": rec.name,
+                "duration_s": rec.duration_s,
+                "wall_s": statistics.median(times),
+                "cpu_s": statistics.median(cpu),
+                "errors": errors,
+                "words": words,
+                "names": names,
+                "name_hits": hits,
+                "text": text,
             }
         )
     return {"config": name, "runs": runs, "rows": rows}

@@ -34,8 +34,13 @@ class GuardThresholds:
     # Fast French speech reaches ~20 characters/s; 32 is beyond what a person says.
     max_chars_per_s: float = 32.0
     # Segment energy this far below the episode's speech level (dB), or under the floor, is silence.
+    # The floor is low: quiet but real recordings have speech peaking near -60 dBFS.
     silence_below_speech_db: float = 35.0
-    silence_floor_dbfs: float = -60.0
+    silence_floor_dbfs: float = -85.0
+    # A whole recording is "room tone" when it stays under this level with a steady level
+    # (loud frames within this many dB of quiet ones); speech varies by 20 dB and more.
+    room_tone_dbfs: float = -55.0
+    room_tone_range_db: float = 8.0
     # This many words (or half of them) placed over silence make a segment suspect.
     silent_words: int = 3
     # Spectral flatness near 1 is noise; voiced speech stays far below (median over frames).
@@ -57,8 +62,14 @@ def speech_level_dbfs(audio: np.ndarray) -> float:
 
 
 def is_silent(audio: np.ndarray, thresholds: GuardThresholds = GuardThresholds()) -> bool:
-    """True when the whole recording stays under the silence floor."""
-    return len(audio) == 0 or speech_level_dbfs(audio) < thresholds.silence_floor_dbfs
+    """True when the whole recording is digital silence or steady, quiet room tone."""
+    if len(audio) == 0:
+        return True
+    levels = _frame_rms_db(audio)
+    loud, quiet = np.percentile(levels, 90), np.percentile(levels, 10)
+    if loud < thresholds.silence_floor_dbfs:
+        return True
+    return bool(loud < thresholds.room_tone_dbfs and loud - quiet < thresholds.room_tone_range_db)
 
 
 def _span(audio: np.ndarray, start_s: float, end_s: float) -> np.ndarray:

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import logging
 import math
+import os
 import wave
-from collections import Counter
+from collections import Counter, defaultdict
 from pathlib import Path
 
 import numpy as np
@@ -45,33 +46,35 @@ def transcribe_audio(
     code = normalize_language(wanted, source=speech_wav.name) if wanted else None
     audio = load_speech(speech_wav)
     engine = open_engine(settings, models_dir)
-    base = {"engine": engine.name, "model": settings.model, "audio_sha256": audio_sha256}
-    duration_s = len(audio) / SAMPLE_RATE
+    empty = Transcript(
+        language=code or UNDETERMINED,
+        engine=engine.name,
+        model=settings.model,
+        audio_sha256=audio_sha256,
+        duration_s=len(audio) / SAMPLE_RATE,
+        flags=["no_speech_detected"],
+    )
     if is_silent(audio):
         log.info("%s: no speech (level below the silence floor)", speech_wav.name)
-        return _no_speech(base, code, duration_s, options={})
+        return empty
     votes: Counter[str] = Counter()
     probability = None
     if code is None:
         code, probability, votes = detect_language(engine, audio, windows=settings.language_windows)
-    prompt = _article_prompt(article, settings)
-    options = decode_options(settings, code, prompt)
+    options = decode_options(settings, code, _article_prompt(article, settings))
     segments = engine.decode(audio, options, progress)
     if article is not None and settings.restore_article_spelling:
         segments = restore_spelling(segments, extract_terms(article))
     segments = apply_guards(segments, audio)
-    recorded = options_record(settings, options)
+    found = {
+        "language": code,
+        "language_probability": probability,
+        "language_votes": dict(votes),
+        "options": options_record(settings, options),
+    }
     if not segments or only_invented(segments):
-        return _no_speech(base, code, duration_s, options=recorded, votes=votes)
-    return Transcript(
-        **base,
-        language=code,
-        language_probability=probability,
-        language_votes=dict(votes),
-        options=recorded,
-        duration_s=duration_s,
-        segments=_renumber(segments),
-    )
+        return empty.model_copy(update=found)
+    return empty.model_copy(update={**found, "segments": _renumber(segments), "flags": []})
 
 
 # --- audio --------------------------------------------------------------------------------------
@@ -101,7 +104,8 @@ def load_speech(path: Path) -> np.ndarray:
 
 
 def open_engine(settings: TranscribeSettings, models_dir: Path) -> Engine:
-    threads = settings.threads
+    # 0 means every core: torch and CTranslate2 would otherwise pick their own (often 4) threads.
+    threads = settings.threads or os.cpu_count() or 1
     if settings.engine == OPENAI_ENGINE:
         from pipeline.engines.openai_engine import OpenAIWhisperEngine
 
@@ -173,8 +177,7 @@ def normalize_language(value: str, *, source: str) -> str:
         return TO_LANGUAGE_CODE[raw]
     valid = ", ".join(sorted(LANGUAGES))
     raise TranscriptionError(
-        f"{source}: unknown language '{value}'; set the front matter or settings language "
-        f"to one of: {valid}"
+        f"{source}: unknown language '{value}'; set the front matter or settings language to one of: {valid}"
     )
 
 
@@ -195,7 +198,7 @@ def language_windows(audio: np.ndarray, count: int) -> list[np.ndarray]:
 def detect_language(engine: Engine, audio: np.ndarray, *, windows: int) -> tuple[str, float, Counter[str]]:
     """Majority vote of the windows' top languages; ties go to the higher summed probability."""
     votes: Counter[str] = Counter()
-    summed: Counter[str] = Counter()
+    summed: dict[str, float] = defaultdict(float)
     for window in language_windows(audio, windows):
         probs = engine.language_probs(window)
         best = max(probs, key=lambda k: probs[k])
@@ -213,22 +216,3 @@ def detect_language(engine: Engine, audio: np.ndarray, *, windows: int) -> tuple
 
 def _renumber(segments: list[Segment]) -> list[Segment]:
     return [seg.model_copy(update={"id": i}) for i, seg in enumerate(segments)]
-
-
-def _no_speech(
-    base: dict[str, str],
-    code: str | None,
-    duration_s: float,
-    *,
-    options: dict[str, object],
-    votes: Counter[str] | None = None,
-) -> Transcript:
-    return Transcript(
-        **base,
-        language=code or UNDETERMINED,
-        language_votes=dict(votes or {}),
-        options=options,
-        duration_s=duration_s,
-        segments=[],
-        flags=["no_speech_detected"],
-    )

@@ -20,7 +20,8 @@ SR = 16000
 
 def article(*paragraphs: str, title: str | None = None) -> Article:
     blocks = tuple(
-        ArticleBlock(index=i, kind="paragraph", text=p, html="", anchor=f"p{i}") for i, p in enumerate(paragraphs)
+        ArticleBlock(index=i, kind="paragraph", text=p, html="", anchor=f"p{i}")
+        for i, p in enumerate(paragraphs)
     )
     return Article(title=title, front_matter={}, blocks=blocks, html="", language="fr")
 
@@ -53,7 +54,9 @@ def test_terms_are_names_not_sentence_starts() -> None:
 
 
 def test_spelling_is_restored_across_split_words_and_punctuation() -> None:
-    seg = segment(words(" je", " suis", " au", " dojo", " créa", " saint", " maur,", " avec", " eric", " joanis."))
+    seg = segment(
+        words(" je", " suis", " au", " dojo", " créa", " saint", " maur,", " avec", " eric", " joanis.")
+    )
     [fixed] = restore_spelling([seg], extract_terms(ART))
     assert fixed.text == "je suis au Dojo Créa Saint-Maur, avec Éric Joanis."
     assert fixed.text == "".join(w.text for w in fixed.words).strip()
@@ -79,7 +82,9 @@ def test_ordinary_words_are_left_alone() -> None:
 
 
 def test_prompt_fits_the_budget_and_starts_with_the_title() -> None:
-    long_article = article(" ".join(f"Nom{i} Propre{i} habite ici." for i in range(200)), title="Le grand titre")
+    long_article = article(
+        " ".join(f"Nom{i} Propre{i} habite ici." for i in range(200)), title="Le grand titre"
+    )
     count = lambda text: len(text.split())  # noqa: E731 - a stand-in tokenizer: one token per word
     prompt = build_prompt(long_article, count, max_tokens=40)
     assert prompt is not None and prompt.startswith("Le grand titre.")
@@ -97,17 +102,37 @@ def test_guards_flag_text_over_silence_and_noise() -> None:
     rng = np.random.default_rng(0)
     t = np.arange(3 * SR) / SR
     voiced = (0.3 * np.sin(2 * np.pi * 150 * t) * (1 + np.sin(2 * np.pi * 3 * t))).astype(np.float32)
-    audio = np.concatenate([voiced, np.zeros(3 * SR, np.float32), 0.1 * rng.standard_normal(3 * SR).astype(np.float32)])
+    audio = np.concatenate(
+        [voiced, np.zeros(3 * SR, np.float32), 0.1 * rng.standard_normal(3 * SR).astype(np.float32)]
+    )
+
     def seg(start: float, text: str) -> Segment:
-        ws = [Word(start_s=start + i * 0.5, end_s=start + i * 0.5 + 0.4, text=" w", probability=0.5) for i in range(5)]
-        return Segment(id=0, start_s=start, end_s=start + 2.5, text=text, words=ws, avg_logprob=-0.3,
-                       no_speech_prob=0.1, compression_ratio=1.2)
-    speech, silent, noisy = apply_guards([seg(0.2, "hello there"), seg(3.2, "thank you"), seg(6.2, "thanks")], audio)
+        ws = [
+            Word(start_s=start + i * 0.5, end_s=start + i * 0.5 + 0.4, text=" w", probability=0.5)
+            for i in range(5)
+        ]
+        return Segment(
+            id=0,
+            start_s=start,
+            end_s=start + 2.5,
+            text=text,
+            words=ws,
+            avg_logprob=-0.3,
+            no_speech_prob=0.1,
+            compression_ratio=1.2,
+        )
+
+    speech, silent, noisy = apply_guards(
+        [seg(0.2, "hello there"), seg(3.2, "thank you"), seg(6.2, "thanks")], audio
+    )
     assert speech.flags == []
     assert "silent_audio" in silent.flags and "noise" in noisy.flags
     assert only_invented([silent, noisy]) and not only_invented([speech, silent])
     assert spectral_flatness(voiced) < 0.35 < spectral_flatness(audio[6 * SR :])
     assert is_silent(np.zeros(SR, np.float32)) and not is_silent(voiced)
+    # Quiet real recordings (speech peaking near -60 dBFS) are not silence; steady hiss is.
+    assert not is_silent(voiced * 10 ** (-55 / 20))
+    assert is_silent((rng.standard_normal(5 * SR) * 10 ** (-70 / 20)).astype(np.float32))
 
 
 def test_whisper_own_signals_become_flags() -> None:
@@ -116,7 +141,9 @@ def test_whisper_own_signals_become_flags() -> None:
     base = dict(id=0, start_s=0.0, end_s=4.0, words=ws)
     flagged = apply_guards(
         [
-            Segment(**base, text="la la la la la la", avg_logprob=-0.2, no_speech_prob=0.1, compression_ratio=3.1),
+            Segment(
+                **base, text="la la la la la la", avg_logprob=-0.2, no_speech_prob=0.1, compression_ratio=3.1
+            ),
             Segment(**base, text="Merci.", avg_logprob=-1.4, no_speech_prob=0.9, compression_ratio=1.0),
             Segment(**base, text="x" * 200, avg_logprob=-0.2, no_speech_prob=0.1, compression_ratio=1.0),
         ],

@@ -67,19 +67,25 @@ class _ProgressBar:
 def _hook_progress(clock: ProgressClock) -> Iterator[None]:
     module = importlib.import_module("whisper.transcribe")
     with _TQDM_LOCK:
-        original = module.tqdm
-        module.tqdm = SimpleNamespace(tqdm=lambda total=0, **_: _ProgressBar(clock, int(total)))
+        original = getattr(module, "tqdm")  # noqa: B009 - the module has no type information
+        hook = SimpleNamespace(tqdm=lambda total=0, **_: _ProgressBar(clock, int(total)))
+        setattr(module, "tqdm", hook)  # noqa: B010
         try:
             yield
         finally:
-            module.tqdm = original
+            setattr(module, "tqdm", original)  # noqa: B010
 
 
 def _to_segments(result: dict[str, Any]) -> list[Segment]:
     segments = []
     for i, seg in enumerate(result["segments"]):
         words = [
-            Word(start_s=float(w["start"]), end_s=float(w["end"]), text=w["word"], probability=float(w["probability"]))
+            Word(
+                start_s=float(w["start"]),
+                end_s=float(w["end"]),
+                text=w["word"],
+                probability=float(w["probability"]),
+            )
             for w in seg.get("words", [])
         ]
         segments.append(
