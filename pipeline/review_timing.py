@@ -100,8 +100,9 @@ def align(old: Sequence[Word], tokens: Sequence[str], lo: float, hi: float) -> l
                 word, text = old[i1 + k], f" {tokens[j1 + k]}"
                 out.append((word if word.text == text else word.model_copy(update={"text": text}), i1 + k))
         elif tag in ("replace", "insert"):
-            gap_lo = out[-1][0].end_s if out else lo
             gap_hi = old[i2].start_s if i2 < len(old) else hi
+            # Whisper may start a segment's first word before the segment itself: never after it.
+            gap_lo = out[-1][0].end_s if out else min(lo, gap_hi)
             if tag == "replace":  # the replaced words' own span, when it lies inside the gap
                 gap_lo, gap_hi = max(gap_lo, old[i1].start_s), min(gap_hi, max(old[i2 - 1].end_s, gap_lo))
             out.extend((w, None) for w in _spread(tokens[j1:j2], gap_lo, gap_hi))

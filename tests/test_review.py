@@ -58,16 +58,26 @@ def all_words(t: Transcript) -> list[Word]:
     return [w for s in t.segments for w in s.words]
 
 
-def assert_monotonic(t: Transcript) -> None:
-    previous_end = 0.0
+def assert_monotonic(t: Transcript, *, words_inside_segments: bool = True) -> None:
+    """Segments in order without overlap; words in order without overlap across the transcript.
+
+    Whisper's own drafts sometimes start a first word a little before its segment: for those,
+    words_inside_segments=False checks the rest.
+    """
+    previous_seg_end = previous_word_end = 0.0
     for seg in t.segments:
-        assert seg.start_s >= previous_end - 1e-9, f"segment {seg.id} starts before the previous one ends"
+        assert seg.start_s >= previous_seg_end - 1e-9, f"segment {seg.id} starts before the previous one ends"
         assert seg.start_s <= seg.end_s
         for w in seg.words:
-            assert seg.start_s - 1e-9 <= w.start_s <= w.end_s <= seg.end_s + 1e-9, (seg.id, w)
-            assert w.start_s >= previous_end - 1e-9, (seg.id, w, previous_end)
-            previous_end = w.end_s
-        previous_end = seg.end_s
+            assert w.start_s <= w.end_s and w.start_s >= previous_word_end - 1e-9, (
+                seg.id,
+                w,
+                previous_word_end,
+            )
+            if words_inside_segments:
+                assert seg.start_s - 1e-9 <= w.start_s <= w.end_s <= seg.end_s + 1e-9, (seg.id, w)
+            previous_word_end = w.end_s
+        previous_seg_end = seg.end_s
     ids = [s.id for s in t.segments]
     assert len(ids) == len(set(ids))
     for seg in t.segments:
@@ -122,6 +132,19 @@ def test_alignment_keeps_as_many_words_as_possible() -> None:
     old = {w.text.strip(): w for w in t.segments[0].words if w.text.strip() in ("United", "promotion")}
     new = {w.text.strip(): w for w in edited.segments[0].words}
     assert new["United"] == old["United"] and new["promotion"] == old["promotion"]
+
+
+def test_typed_words_before_a_word_that_starts_before_its_segment() -> None:
+    t = make_transcript("one two three four five six", words_per_segment=3)
+    second = t.segments[1]
+    early = second.words[0].model_copy(update={"start_s": second.start_s - 0.1})  # as Whisper does
+    t = t.model_copy(
+        update={"segments": [t.segments[0], second.model_copy(update={"words": [early, *second.words[1:]]})]}
+    )
+    edited = review.apply_text_edit(t, 1, "well then four five six")
+    assert_monotonic(edited, words_inside_segments=False)
+    words = edited.segments[1].words
+    assert words[2] == early and words[1].end_s <= early.start_s
 
 
 def test_case_and_punctuation_changes_keep_times(draft: Transcript) -> None:

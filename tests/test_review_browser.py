@@ -432,3 +432,21 @@ def test_the_playing_segment_is_highlighted_and_scrolled_into_view(page, server:
     )
     assert page.evaluate("window.scrollY") > 200
     assert page.locator(".seg.playing").count() == 1
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("seed", range(4))
+def test_random_edits_on_the_real_transcript_keep_draft_times(real_episode: EpisodeLayout, seed: int) -> None:
+    """The property test of test_review.py, on Whisper's own word times (no browser needed)."""
+    import random
+
+    from test_review import _random_edit, assert_monotonic, assert_survivors_keep_draft_times
+
+    draft = read_model(real_episode.draft_json, Transcript)
+    assert_monotonic(draft, words_inside_segments=False)
+    rng, counter, t = random.Random(seed), [0], draft
+    for _ in range(60):
+        t = _random_edit(rng, t, draft, counter)
+        assert_monotonic(t, words_inside_segments=False)
+        assert_survivors_keep_draft_times(t, draft)
+    assert len(t.edits) > 20
