@@ -163,7 +163,6 @@ def cmd_reject(args: argparse.Namespace, project: ProjectLayout, settings: Setti
 def cmd_publish(args: argparse.Namespace, project: ProjectLayout, settings: Settings) -> int:
     from pipeline import episodes
     from pipeline.models import EpisodeState
-
     from pipeline.publish import is_unpublished
 
     slugs = [args.slug] if args.slug else [

@@ -7,8 +7,8 @@ DIPTYCH_AUDIO__TARGET_LUFS=-19 overrides [audio] target_lufs.
 
 from __future__ import annotations
 
-import tomllib
 import datetime as dt
+import tomllib
 from pathlib import Path
 from typing import Any, Literal
 

@@ -12,8 +12,8 @@ import pytest
 
 from pipeline import episodes
 from pipeline.inbox import claim_drops, find_drops, pending_drops, slugify
-from pipeline.store import sha256_file
 from pipeline.status import status_rows
+from pipeline.store import sha256_file
 
 ARTICLE = "---\ntitle: \"Bilan d'avril\"\nlanguage: fr\n---\n\n# Bilan d'avril\n\nUn paragraphe.\n"
 
