@@ -31,7 +31,8 @@ def test_missing_file_gives_defaults(tmp_path):
 @pytest.mark.parametrize(
     ("toml", "expected"),
     [
-        ("[audio]\ntarget_lufs = -50\n", "audio.target_lufs = -50 is not allowed: Input should be greater than or equal to -31"),
+        ("[audio]\ntarget_lufs = -50\n",
+         "audio.target_lufs = -50 is not allowed: Input should be greater than or equal to -31"),
         ("[transcribe]\nengine = \"vosk\"\n", "transcribe.engine = 'vosk' is not allowed"),
         ("[audio]\ntarget_lufz = -16\n", "unknown setting 'audio.target_lufz'"),
     ],
