@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
+from uuid import UUID
 
 from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact, create_progress_artifact, update_progress_artifact
@@ -87,7 +88,7 @@ def transcribe_task(root: str, slug: str, show_progress: bool = False) -> stages
 
     project, settings = _project(root)
     logger = get_run_logger()
-    artifact = create_progress_artifact(0.0, key=f"transcribe-{slug}", description=f"Transcribing {slug}")
+    artifact = cast(UUID, create_progress_artifact(0.0, key=f"transcribe-{slug}", description=f"Transcribing {slug}"))
     bar = TerminalProgress(f"{slug}: transcribing", stream=sys.stderr) if show_progress else None
     last_logged = [-1]
 
@@ -195,11 +196,14 @@ def process_inbox(root: str, approve: bool = False, show_progress: bool = False)
 
 
 def run_inbox(project: ProjectLayout, settings: Settings, *, approve: bool, show_progress: bool) -> dict[str, Any]:
-    runner = ThreadPoolTaskRunner(max_workers=settings.run.max_concurrent_episodes)
+    runner: Any = ThreadPoolTaskRunner(max_workers=settings.run.max_concurrent_episodes)
     state = process_inbox.with_options(task_runner=runner)(
         str(project.root), approve, show_progress, return_state=True
     )
-    return state.result(raise_on_failure=False)  # type: ignore[no-any-return]
+    result = state.result(raise_on_failure=False)
+    if isinstance(result, BaseException):
+        raise DiptychError(f"the processing run failed: {type(result).__name__}: {result}")
+    return cast(dict[str, Any], result)
 
 
 def run_publish(project: ProjectLayout, slug: str) -> str:
