@@ -24,6 +24,7 @@ import tempfile
 import time
 import wave
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -84,9 +85,9 @@ def timed(cmd: list[str]) -> tuple[float, float, float, str]:
     return wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024, out.decode()
 
 
-def bench(source: Path, hours: float, runs: int, label: str) -> dict[str, object]:
+def bench(source: Path, hours: float, runs: int, label: str) -> dict[str, Any]:
     walls, cpus, rss, loads = [], [], [], []
-    report: dict[str, object] = {}
+    report: dict[str, Any] = {}
     for _ in range(runs):
         with tempfile.TemporaryDirectory(prefix="diptych-bench-out-") as out:
             loads.append(os.getloadavg()[0])
@@ -119,7 +120,7 @@ def bench(source: Path, hours: float, runs: int, label: str) -> dict[str, object
     }
 
 
-def print_table(rows: list[dict[str, object]]) -> None:
+def print_table(rows: list[dict[str, Any]]) -> None:
     head = (
         f"{'file':<18}{'audio':>8}{'runs':>6}{'median wall s':>15}{'x real time':>13}{'CPU s':>8}"
         f"{'peak RSS MB':>13}{'ffmpeg s':>10}{'wall / ffmpeg':>15}{'load':>6}{'LUFS':>8}{'dBTP':>7}"
@@ -133,9 +134,7 @@ def print_table(rows: list[dict[str, object]]) -> None:
             f"{r['median_wall_s'] / r['ffmpeg_wall_s']:>15.2f}{r['load']:>6.1f}{r['output_lufs']:>8.2f}"
             f"{r['output_true_peak_dbtp']:>7.2f}"
         )
-    print(
-        f"\nmachine: {os.cpu_count()} CPUs; load = 1-minute load average at each start (other work on the box)"
-    )
+    print(f"\nmachine: {os.cpu_count()} CPUs; load: 1-minute load average at each start (other work on the box)")
 
 
 def _hms(seconds: float) -> str:
@@ -143,13 +142,9 @@ def _hms(seconds: float) -> str:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--child", nargs=2, metavar=("SOURCE", "WORKDIR"), help=argparse.SUPPRESS)
-    parser.add_argument(
-        "--runs", type=int, default=3, help="normalizations of the 1 h file (median reported)"
-    )
+    parser.add_argument("--runs", type=int, default=3, help="normalizations of the 1 h file (median reported)")
     parser.add_argument("--hours", type=float, nargs="+", default=[1.0, 3.0])
     parser.add_argument("--stereo", action="store_true", help="add a 1 h row with two different channels")
     parser.add_argument("--json", type=Path, help="also write the rows here")

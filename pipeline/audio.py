@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import os
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -61,9 +62,7 @@ class _Encoded:
     encodes: int
 
 
-def normalize_audio(
-    source: Path, layout: EpisodeLayout, *, settings: AudioSettings, tags: Id3Tags
-) -> LoudnessReport:
+def normalize_audio(source: Path, layout: EpisodeLayout, *, settings: AudioSettings, tags: Id3Tags) -> LoudnessReport:
     """Normalize `source` into layout.master_mp3, layout.speech_wav and layout.loudness_json."""
     info = probe_audio(source)
     decoded = decode_audio(info)
@@ -82,9 +81,8 @@ def normalize_audio(
     layout.audio_dir.mkdir(parents=True, exist_ok=True)
     mp3_tmp = temp_path(layout.master_mp3)
     try:
-        encoded = _encode_to_target(x, analysis, trim, rate, settings, mp3_tmp)
+        encoded = _encode_to_target(x, analysis, trim, rate, settings, mp3_tmp, layout.speech_wav)
         tag_file(mp3_tmp, tags)
-        write_speech_wav(x[:, trim.start : trim.end], rate, layout.speech_wav)
         os.replace(mp3_tmp, layout.master_mp3)
     except BaseException:
         mp3_tmp.unlink(missing_ok=True)
@@ -142,27 +140,29 @@ def _trim_or_fail(info: AudioInfo, analysis: Analysis, rate: int, n: int, settin
 
 
 def _encode_to_target(
-    x: np.ndarray, analysis: Analysis, trim: Trim, rate: int, settings: AudioSettings, mp3: Path
+    x: np.ndarray,
+    analysis: Analysis,
+    trim: Trim,
+    rate: int,
+    settings: AudioSettings,
+    mp3: Path,
+    speech_wav: Path,
 ) -> _Encoded:
     """Plan, apply and encode; measure the decoded MP3 and redo it while it misses the target.
 
     libmp3lame returns every signal a few tenths of a dB quieter (0.3-0.45 dB measured here, even on
     a sine tone), so the plan aims above the target by the loss measured on an excerpt first.
+    The speech model's WAV is written from the same samples while the encoder runs.
     """
     sub = rate // 10
-    hp_lufs = loudness_of(
-        sub_blocks(analysis.hp_frame_energy[-(-trim.start // sub) * 10 : trim.end // sub * 10])
-    )
-    if hp_lufs is None:
-        raise AudioDecodeError("no sound left after trimming")
+    hp_lufs = loudness_of(sub_blocks(analysis.hp_frame_energy[-(-trim.start // sub) * 10 : trim.end // sub * 10]))
+    assert hp_lufs is not None  # _trim_or_fail found sound between the trims
     channels = x.shape[0]
     bitrate = settings.bitrate_mono_kbps if channels == 1 else settings.bitrate_stereo_kbps
     aim, threshold_db = settings.target_lufs, settings.ceiling_dbtp - ENCODER_MARGIN_DB
 
     def plan_and_apply(aim: float, gain: float) -> GainPlan:
-        plan = plan_gain(
-            x, analysis, trim, rate, target_lufs=aim, threshold=db_to_gain(threshold_db), gain=gain
-        )
+        plan = plan_gain(x, analysis, trim, rate, target_lufs=aim, threshold=db_to_gain(threshold_db), gain=gain)
         apply_plan(x, plan, trim, block=analysis.block)
         return plan
 
@@ -173,7 +173,11 @@ def _encode_to_target(
         gain *= db_to_gain(loss)
     plan = plan_and_apply(aim, gain)
     for attempt in range(1, MAX_ENCODES + 1):
-        encode_mp3(x[:, trim.start : trim.end], rate, mp3, bitrate_kbps=bitrate)
+        published = x[:, trim.start : trim.end]
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            job = pool.submit(encode_mp3, published, rate, mp3, bitrate_kbps=bitrate)
+            write_speech_wav(published, rate, speech_wav)
+            job.result()
         measured = measure_file(mp3, rate=rate, channels=channels, expected_peak_dbtp=threshold_db)
         miss_lu = settings.target_lufs - (measured.integrated_lufs or settings.target_lufs)
         over_db = (measured.true_peak_dbtp or -99.0) - settings.ceiling_dbtp
@@ -208,9 +212,7 @@ def _encoder_loss(y: np.ndarray, rate: int, beside: Path, *, gain: float, bitrat
     return pre - after
 
 
-def measure_file(
-    path: Path, *, rate: int, channels: int, expected_peak_dbtp: float | None = None
-) -> Measurement:
+def measure_file(path: Path, *, rate: int, channels: int, expected_peak_dbtp: float | None = None) -> Measurement:
     """Loudness, LRA and true peak of an audio file as a player decodes it (ffmpeg, streamed)."""
     meter = LoudnessMeter(rate, channels, expected_peak_dbtp=expected_peak_dbtp)
     for chunk in stream_decode(path, rate=rate, channels=channels, chunk_samples=VERIFY_CHUNK):

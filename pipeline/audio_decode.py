@@ -82,9 +82,7 @@ def probe_audio(path: Path) -> AudioInfo:
     if not path.is_file():
         raise AudioDecodeError(f"cannot read {path.name}: no such file ({path})")
     if path.stat().st_size == 0:
-        raise AudioDecodeError(
-            f"cannot read {path.name}: the file is empty (0 bytes); copy the recording again"
-        )
+        raise AudioDecodeError(f"cannot read {path.name}: the file is empty (0 bytes); copy the recording again")
     data = _ffprobe_json(path)
     streams = [s for s in data.get("streams", []) if s.get("codec_type") == "audio"]
     if not streams:
@@ -131,15 +129,24 @@ def _integer_frames(seg: AudioSegment) -> tuple[np.ndarray, np.float32]:
 
 def _mix(raw: np.ndarray, weights: np.ndarray) -> np.ndarray:
     """weights @ frames, as float32 (out_channels, n), converted chunk by chunk."""
-    out = np.zeros((weights.shape[0], raw.shape[0]), dtype=np.float32)
-    scratch = np.empty(min(CONVERT_CHUNK, raw.shape[0]), dtype=np.float32)
+    out = np.empty((weights.shape[0], raw.shape[0]), dtype=np.float32)
     for start in range(0, raw.shape[0], CONVERT_CHUNK):
         block = raw[start : start + CONVERT_CHUNK]
-        tmp = scratch[: block.shape[0]]
-        for o, i in zip(*np.nonzero(weights), strict=True):
-            np.multiply(block[:, i], np.float32(weights[o, i]), out=tmp, dtype=np.float32)
-            out[o, start : start + block.shape[0]] += tmp
+        for o, row in enumerate(weights):
+            _weighted_sum(block, row, out[o, start : start + block.shape[0]])
     return out
+
+
+def _weighted_sum(block: np.ndarray, row: np.ndarray, out: np.ndarray) -> None:
+    """out = sum of row[i] * block[:, i]; twin weights (a stereo mean) take one add and one scale."""
+    used = np.flatnonzero(row)
+    if used.size == 2 and row[used[0]] == row[used[1]]:
+        np.add(block[:, used[0]], block[:, used[1]], out=out, dtype=np.float32)
+        out *= np.float32(row[used[0]])
+        return
+    np.multiply(block[:, used[0]], np.float32(row[used[0]]), out=out, dtype=np.float32)
+    for i in used[1:]:
+        out += block[:, i].astype(np.float32) * np.float32(row[i])
 
 
 def _stereo_energies(raw: np.ndarray) -> tuple[float, float, float]:

@@ -85,8 +85,9 @@ def analyze(x: np.ndarray, rate: int, *, highpass_hz: float) -> Analysis:
             block[...], zi = signal.sosfilt(sos, block, axis=1, zi=zi)
         meter_hp.feed(block)
         frames.append(_frame_energy(block, frame))
-        peaks.append(block_peaks(block, frame))
-        bpeaks.append(block_peaks(block, block_len))
+        small = block_peaks(block, block_len)
+        bpeaks.append(small)
+        peaks.append(_group_max(small, frame // block_len))
         bpower.append(_block_power(block, block_len))
     return Analysis(
         input=meter_in.result(),
@@ -97,6 +98,13 @@ def analyze(x: np.ndarray, rate: int, *, highpass_hz: float) -> Analysis:
         block_peak=np.concatenate(bpeaks),
         block_power=np.concatenate(bpower),
     )
+
+
+def _group_max(values: np.ndarray, group: int) -> np.ndarray:
+    """Maximum of each run of `group` values (the last run may be short)."""
+    full = values.size // group * group
+    out = values[:full].reshape(-1, group).max(axis=1)
+    return np.append(out, values[full:].max()) if full < values.size else out
 
 
 def limiter_block(frame: int) -> int:
@@ -160,27 +168,39 @@ class GainPlan:
         return self.limited_db > 0.0
 
 
-def peak_envelope(
-    x: np.ndarray, analysis: Analysis, *, gain: float, threshold: float, rate: int
-) -> np.ndarray:
-    """Per block: the true peak (4x oversampled) where it may reach `threshold` at `gain`, else the
-    sample peak (well under the threshold, so it needs no limiting either way)."""
-    frame, block, n = int(rate * FRAME_S), analysis.block, x.shape[1]
-    envelope = analysis.block_peak.copy()
-    hot = analysis.frame_peak * gain >= threshold * db_to_gain(-HOT_MARGIN_DB)
-    if not hot.any():
-        return envelope
-    spans = np.minimum(np.asarray(mask_runs(hot), dtype=np.int64) * frame, n)
-    per_sample = oversampled_envelope(x, spans)
-    blocks_per_span = -(-(spans[:, 1] - spans[:, 0]) // block)
-    block_index = _ranges(spans[:, 0] // block, blocks_per_span)
-    starts_in_concat = _ranges(np.zeros_like(blocks_per_span), blocks_per_span) * block
-    span_offsets = np.concatenate([[0], np.cumsum(spans[:, 1] - spans[:, 0])[:-1]])
-    starts_in_concat += np.repeat(span_offsets, blocks_per_span)
-    envelope[block_index] = np.maximum(
-        envelope[block_index], np.maximum.reduceat(per_sample, starts_in_concat)
-    )
-    return envelope
+class PeakEnvelope:
+    """Per block: the true peak (4x oversampled) where it may reach the threshold, else the sample
+    peak (then well under the threshold, so it needs no limiting either way).
+
+    Frames are oversampled once, when a gain first brings them near the threshold.
+    """
+
+    def __init__(self, x: np.ndarray, analysis: Analysis, *, threshold: float, rate: int) -> None:
+        self.x, self.analysis, self.threshold = x, analysis, threshold
+        self.frame = int(rate * FRAME_S)
+        self.values = analysis.block_peak.copy()
+        self._done = np.zeros(analysis.frame_peak.size, dtype=bool)
+
+    def at(self, gain: float) -> np.ndarray:
+        """The envelope, exact wherever gain * true peak can reach the threshold."""
+        hot = self.analysis.frame_peak * gain >= self.threshold * db_to_gain(-HOT_MARGIN_DB)
+        todo = hot & ~self._done
+        if todo.any():
+            self._oversample(np.asarray(mask_runs(todo), dtype=np.int64))
+            self._done |= todo
+        return self.values
+
+    def _oversample(self, frame_spans: np.ndarray) -> None:
+        block, n = self.analysis.block, self.x.shape[1]
+        spans = np.minimum(frame_spans * self.frame, n)
+        per_sample = oversampled_envelope(self.x, spans)
+        lengths = spans[:, 1] - spans[:, 0]
+        blocks_per_span = -(-lengths // block)
+        block_index = _ranges(spans[:, 0] // block, blocks_per_span)
+        starts = _ranges(np.zeros_like(blocks_per_span), blocks_per_span) * block
+        starts += np.repeat(np.concatenate([[0], np.cumsum(lengths)[:-1]]), blocks_per_span)
+        found = np.maximum.reduceat(per_sample, starts)
+        self.values[block_index] = np.maximum(self.values[block_index], found)
 
 
 def _ranges(starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
@@ -192,9 +212,7 @@ def _ranges(starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
     return np.arange(total, dtype=np.int64) + np.repeat(starts - base, lengths)
 
 
-def limiter_curve(
-    envelope: np.ndarray, *, gain: float, threshold: float, rate: int, block: int
-) -> np.ndarray:
+def limiter_curve(envelope: np.ndarray, *, gain: float, threshold: float, rate: int, block: int) -> np.ndarray:
     """Smooth gain per block (<= 1) that keeps envelope * gain * curve under `threshold` everywhere.
 
     A minimum filter spreads each needed reduction over [peak - ramp, peak + hold + ramp]; two
@@ -210,9 +228,7 @@ def limiter_curve(
     return np.minimum(curve, needed)
 
 
-def measure_plan(
-    analysis: Analysis, trim: Trim, rate: int, *, gain: float, curve: np.ndarray
-) -> float | None:
+def measure_plan(analysis: Analysis, trim: Trim, rate: int, *, gain: float, curve: np.ndarray) -> float | None:
     """Integrated loudness of the trimmed, gained and limited audio.
 
     The K-weighted energy of each 10 ms frame scales with the gain squared and, where the limiter
@@ -242,8 +258,6 @@ def _frames_of(per_block: np.ndarray, frames: int, per_frame: int) -> np.ndarray
 # Stop iterating once the measured loudness is this close to the target.
 LOUDNESS_TOLERANCE_LU = 0.02
 MAX_GAIN_ITERATIONS = 8
-# The true-peak envelope is found for a gain this much above the current one, so corrections reuse it.
-ENVELOPE_HEADROOM_DB = 2.0
 
 
 def plan_gain(
@@ -261,14 +275,11 @@ def plan_gain(
     Limiting takes back part of each gain step, so the next gain comes from the slope between the
     last two tries (secant), not from the remaining miss alone.
     """
-    envelope, envelope_gain = analysis.block_peak, 0.0
+    envelope = PeakEnvelope(x, analysis, threshold=threshold, rate=rate)
     tried: list[tuple[float, float]] = []  # (gain dB, measured LUFS)
     plan = GainPlan(gain=gain, curve=np.ones(0, np.float32), output_lufs=None, limited_db=0.0)
     for _ in range(MAX_GAIN_ITERATIONS):
-        if gain > envelope_gain:
-            envelope_gain = gain * db_to_gain(ENVELOPE_HEADROOM_DB)
-            envelope = peak_envelope(x, analysis, gain=envelope_gain, threshold=threshold, rate=rate)
-        curve = limiter_curve(envelope, gain=gain, threshold=threshold, rate=rate, block=analysis.block)
+        curve = limiter_curve(envelope.at(gain), gain=gain, threshold=threshold, rate=rate, block=analysis.block)
         lufs = measure_plan(analysis, trim, rate, gain=gain, curve=curve)
         deepest = float(curve.min()) if curve.size else 1.0
         plan = GainPlan(gain=gain, curve=curve, output_lufs=lufs, limited_db=-20 * math.log10(deepest))

@@ -83,9 +83,7 @@ def to_pcm16(x: np.ndarray) -> np.ndarray:
 def encode_mp3(x: np.ndarray, rate: int, target: Path, *, bitrate_kbps: int) -> None:
     """Encode float32 (channels, n) to an MP3 at `target` (overwritten) with libmp3lame."""
     pcm = to_pcm16(x)
-    segment = AudioSegment(
-        data=memoryview(pcm).cast("B"), sample_width=2, frame_rate=rate, channels=x.shape[0]
-    )
+    segment = AudioSegment(data=pcm.data.cast("B"), sample_width=2, frame_rate=rate, channels=x.shape[0])
     del pcm
     params = ["-compression_level", str(LAME_QUALITY)]
     handle = segment.export(
@@ -112,7 +110,7 @@ def write_speech_wav(x: np.ndarray, rate: int, target: Path) -> None:
             out.setnchannels(1)
             out.setsampwidth(2)
             out.setframerate(SPEECH_RATE_HZ)
-            out.writeframes(memoryview(pcm).cast("B"))
+            out.writeframes(pcm.data.cast("B"))
         os.replace(tmp, target)
     except BaseException:
         tmp.unlink(missing_ok=True)
@@ -121,9 +119,7 @@ def write_speech_wav(x: np.ndarray, rate: int, target: Path) -> None:
 
 def _cover_frame(cover: Path) -> APIC:
     if not cover.is_file():
-        raise ConfigError(
-            f"cover image {cover} not found: fix 'cover' in diptych.toml or the article's front matter"
-        )
+        raise ConfigError(f"cover image {cover} not found: fix 'cover' in diptych.toml or the article's front matter")
     data = cover.read_bytes()
     if data.startswith(b"\xff\xd8\xff"):
         mime = "image/jpeg"

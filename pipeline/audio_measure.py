@@ -62,9 +62,7 @@ def _biquad_high_pass(rate: int, q: float, fc: float) -> np.ndarray:
 
 def k_weighting_sos(rate: int) -> np.ndarray:
     """The BS.1770 pre-filter (head shelf, then RLB high-pass) as second-order sections."""
-    return np.vstack(
-        [_biquad_high_shelf(rate, 4.0, 1 / math.sqrt(2), 1500.0), _biquad_high_pass(rate, 0.5, 38.0)]
-    )
+    return np.vstack([_biquad_high_shelf(rate, 4.0, 1 / math.sqrt(2), 1500.0), _biquad_high_pass(rate, 0.5, 38.0)])
 
 
 @dataclass(frozen=True)
@@ -171,7 +169,8 @@ def block_peaks(x: np.ndarray, block: int) -> np.ndarray:
     """Sample peak of each block of `block` samples over all channels (last block may be short)."""
     n = x.shape[1]
     full = n // block * block
-    peaks = np.abs(x[:, :full].reshape(x.shape[0], -1, block)).max(axis=(0, 2)) if full else np.empty(0)
+    rows = x[:, :full].reshape(x.shape[0], -1, block)
+    peaks = np.maximum(rows.max(axis=(0, 2)), -rows.min(axis=(0, 2))) if full else np.empty(0)
     if full < n:
         peaks = np.append(peaks, np.abs(x[:, full:]).max())
     return peaks.astype(np.float32)
