@@ -1,6 +1,7 @@
 """Signal processing on float32 (channels, samples) arrays: one analysis pass, trimming, limiting.
 
-Everything works in place or on short stretches, so an hour of audio is held once.
+The audio is changed in place, chunk by chunk; what the later steps need is kept per 10 ms frame
+or per block of about 1.4 ms, so an hour of audio is held once.
 """
 
 from __future__ import annotations
@@ -74,7 +75,6 @@ def analyze(x: np.ndarray, rate: int, *, highpass_hz: float) -> Analysis:
     frame = int(rate * FRAME_S)
     chunk = rate // 10 * CHUNK_SUBBLOCKS
     block_len = limiter_block(frame)
-    frames: list[np.ndarray] = []
     peaks: list[np.ndarray] = []
     bpeaks: list[np.ndarray] = []
     bpower: list[np.ndarray] = []
@@ -84,7 +84,6 @@ def analyze(x: np.ndarray, rate: int, *, highpass_hz: float) -> Analysis:
         if sos is not None:
             block[...], zi = signal.sosfilt(sos, block, axis=1, zi=zi)
         meter_hp.feed(block)
-        frames.append(_frame_energy(block, frame))
         small = block_peaks(block, block_len)
         bpeaks.append(small)
         peaks.append(_group_max(small, frame // block_len))
@@ -92,12 +91,19 @@ def analyze(x: np.ndarray, rate: int, *, highpass_hz: float) -> Analysis:
     return Analysis(
         input=meter_in.result(),
         hp_frame_energy=meter_hp.frame_energy,
-        frame_energy=np.concatenate(frames),
+        frame_energy=_group_sum(np.concatenate(bpower), frame // block_len) / frame,
         frame_peak=np.concatenate(peaks),
         block=block_len,
         block_peak=np.concatenate(bpeaks),
         block_power=np.concatenate(bpower),
     )
+
+
+def _group_sum(values: np.ndarray, group: int) -> np.ndarray:
+    """Sum of each run of `group` values (the last run may be short), in float64."""
+    full = values.size // group * group
+    out = values[:full].reshape(-1, group).sum(axis=1, dtype=np.float64)
+    return np.append(out, values[full:].sum(dtype=np.float64)) if full < values.size else out
 
 
 def _group_max(values: np.ndarray, group: int) -> np.ndarray:
@@ -119,15 +125,6 @@ def _block_power(block: np.ndarray, size: int) -> np.ndarray:
     if usable < block.shape[1]:
         out = np.append(out, float(np.square(block[:, usable:]).sum()))
     return out.astype(np.float32)
-
-
-def _frame_energy(block: np.ndarray, frame: int) -> np.ndarray:
-    usable = block.shape[1] // frame * frame
-    sq = np.square(block[:, :usable]).reshape(block.shape[0], -1, frame)
-    out = sq.mean(axis=2, dtype=np.float64).sum(axis=0)
-    if usable < block.shape[1]:
-        out = np.append(out, float(np.square(block[:, usable:]).mean(axis=1).sum()))
-    return out
 
 
 def find_trim(frame_energy: np.ndarray, rate: int, n: int, *, max_silence_s: float) -> Trim | None:

@@ -386,3 +386,36 @@ def test_silence_is_refused(tmp_path: Path) -> None:
     rng = np.random.default_rng(1)
     hiss = write_wav(tmp_path / "hiss.wav", rng.normal(0, 10 ** (-80 / 20), 10 * RATE))
     assert "no sound" in _error(hiss, tmp_path)
+
+
+# ---------------------------------------------------------------- the limiter itself
+
+
+def test_limiter_holds_true_peaks_under_threshold_with_smooth_gain(voice: np.ndarray) -> None:
+    from pipeline.audio_dsp import analyze, apply_plan, find_trim, plan_gain
+    from pipeline.audio_measure import OVERSAMPLE, db_to_gain
+
+    x = scaled_to(voice, -18.0)
+    x[5 * RATE : 5 * RATE + 40 : 2] += 0.9  # a click train, the worst case for inter-sample peaks
+    audio = x[np.newaxis, :].astype(np.float32)
+    analysis = analyze(audio, RATE, highpass_hz=80.0)
+    trim = find_trim(analysis.frame_energy, RATE, audio.shape[1], max_silence_s=0.5)
+    assert trim is not None
+    before = audio.copy()
+    threshold = db_to_gain(-2.0)
+    plan = plan_gain(audio, analysis, trim, RATE, target_lufs=-14.0, threshold=threshold, gain=2.0)
+    assert plan.limited and plan.output_lufs == pytest.approx(-14.0, abs=0.05)
+    apply_plan(audio, plan, trim, block=analysis.block)
+    true_peak = np.abs(signal.resample_poly(audio[0], OVERSAMPLE, 1)).max()
+    assert true_peak <= threshold * 1.005
+    # Measured the slow way (pyloudnorm on the whole result), the plan's loudness holds.
+    assert lufs(audio[0, trim.start : trim.end].astype(np.float64)) == pytest.approx(-14.0, abs=0.1)
+    # The gain moves by well under 1 % per sample: ramps, not steps (no clicks).
+    moving = np.abs(before[0]) > 1e-3
+    moving[: trim.start] = moving[trim.end :] = False
+    applied = audio[0][moving] / (before[0][moving] * plan.gain)
+    index = np.flatnonzero(moving)
+    steps = np.abs(np.diff(applied))[np.diff(index) == 1]
+    assert steps.max() < 0.01
+    apply_plan(audio, plan, trim, block=analysis.block, undo=True)
+    np.testing.assert_allclose(audio, before, atol=1e-5)
