@@ -82,9 +82,7 @@ def clock(seconds: float | None) -> str:
     return f"{h}:{rest // 60:02d}:{rest % 60:02d}" if h else f"{rest // 60}:{rest % 60:02d}"
 
 
-def episode_row(
-    record: EpisodeRecord, t: Transcript | None, pairing: Pairing | None, low: float
-) -> EpisodeRow:
+def episode_row(record: EpisodeRecord, t: Transcript | None, pairing: Pairing | None, low: float) -> EpisodeRow:
     coverage = (pairing.coverage.article_told, pairing.coverage.episode_covered) if pairing else None
     return EpisodeRow(
         slug=record.slug,
@@ -136,20 +134,22 @@ def _owners(pairing: Pairing) -> list[PairedBlock]:
     )
 
 
-def _place_rest(pairing: Pairing, row_of: dict[int, int], n_rows: int) -> dict[int, tuple[int, int]]:
-    """Row and order key of the blocks that own no passage: a heading goes before the next placed
-    block, anything else after the previous one (-1: a row before the first, n_rows: after the last)."""
-    ordered = sorted(pairing.blocks, key=lambda b: b.index)
-    placed: dict[int, tuple[int, int]] = {i: (row, 0) for i, row in row_of.items()}
-    for k, block in enumerate(ordered):
-        if block.index in placed:
-            continue
-        if block.kind == "heading":
-            after = next((row_of[b.index] for b in ordered[k + 1 :] if b.index in row_of), None)
-            placed[block.index] = (after, -1) if after is not None else (n_rows, 0)
+def _place_rest(
+    pairing: Pairing, row_of: dict[int, int], seg_starts: list[float], seg_rows: list[int]
+) -> dict[int, int]:
+    """The row of every block: an owner's own row; a timed block that owns no passage (a heading,
+    a short paragraph inside a longer segment), the row of the segment where it starts; a
+    text-only block, the row of the block before it in the article (-1: a row before the first)."""
+    placed: dict[int, int] = {}
+    previous = -1
+    for block in sorted(pairing.blocks, key=lambda b: b.index):
+        if block.index in row_of:
+            row = row_of[block.index]
+        elif block.status == "paired" and block.start_s is not None and seg_rows:
+            row = seg_rows[max(bisect.bisect_right(seg_starts, block.start_s) - 1, 0)]
         else:
-            before = next((row_of[b.index] for b in reversed(ordered[:k]) if b.index in row_of), None)
-            placed[block.index] = (before, 1) if before is not None else (-1, 0)
+            row = previous
+        placed[block.index] = previous = row
     return placed
 
 
@@ -161,6 +161,7 @@ def build_rows(t: Transcript, pairing: Pairing | None) -> list[Row]:
     starts = [b.start_s or 0.0 for b in owners]
     groups: list[tuple[list[Segment], bool]] = []
     row_of: dict[int, int] = {}
+    seg_rows: list[int] = []
 
     def owner_index(seg: Segment) -> int | None:
         owner = _owner(owners, starts, seg)
@@ -170,18 +171,14 @@ def build_rows(t: Transcript, pairing: Pairing | None) -> list[Row]:
         segments = list(group)
         if index is not None and index not in row_of:
             row_of[index] = len(groups)
-        only = index is None and _overlaps(pairing.audio_only, tuple(segments))
-        groups.append((segments, only))
-    placed = _place_rest(pairing, row_of, len(groups))
+        seg_rows += [len(groups)] * len(segments)
+        groups.append((segments, index is None and _overlaps(pairing.audio_only, tuple(segments))))
+    placed = _place_rest(pairing, row_of, [s.start_s for s in t.segments], seg_rows)
     blocks_in: dict[int, list[PairedBlock]] = {}
-    for block in pairing.blocks:
-        blocks_in.setdefault(placed[block.index][0], []).append(block)
-    for blocks in blocks_in.values():
-        blocks.sort(key=lambda b: (placed[b.index][1] if b.kind == "heading" else 0, b.index))
+    for block in sorted(pairing.blocks, key=lambda b: b.index):
+        blocks_in.setdefault(placed[block.index], []).append(block)
     rows = [Row((), tuple(blocks_in[-1]))] if -1 in blocks_in else []
-    rows += [Row(tuple(s), tuple(blocks_in.get(k, ())), only) for k, (s, only) in enumerate(groups)]
-    if len(groups) in blocks_in:
-        rows.append(Row((), tuple(blocks_in[len(groups)])))
+    rows += [Row(tuple(segs), tuple(blocks_in.get(k, ())), only) for k, (segs, only) in enumerate(groups)]
     return rows
 
 

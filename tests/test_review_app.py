@@ -23,9 +23,7 @@ EVIL = "<script>alert('owned')</script>"
 
 
 def paragraphs(speech: Path) -> list[str]:
-    return [
-        p for p in (speech / "udhr-preamble-en.txt").read_text(encoding="utf-8").split("\n\n") if p.strip()
-    ]
+    return [p for p in (speech / "udhr-preamble-en.txt").read_text(encoding="utf-8").split("\n\n") if p.strip()]
 
 
 def build_episode(project, speech: Path, slug: str = "udhr-preamble", *, evil: bool = False) -> Transcript:
@@ -109,10 +107,7 @@ def test_pages_need_the_token_once(project, speech: Path) -> None:
         assert c.get("/?token=wrong").status_code == 403
         r = c.get(f"/episodes/udhr-preamble?token={TOKEN}", follow_redirects=False)
         assert r.status_code == 303 and r.headers["location"] == "/episodes/udhr-preamble"
-        assert (
-            "httponly" in r.headers["set-cookie"].lower()
-            and "samesite=strict" in r.headers["set-cookie"].lower()
-        )
+        assert "httponly" in r.headers["set-cookie"].lower() and "samesite=strict" in r.headers["set-cookie"].lower()
         page = c.get("/episodes/udhr-preamble")
         assert page.status_code == 200 and "Whereas recognition" in page.text
         assert "script-src 'self'" in page.headers["content-security-policy"]
@@ -127,10 +122,7 @@ def test_episode_page_shows_transcript_article_and_flags(client: TestClient, pro
     assert 'class="lc" title="unsure word (31 %)"' in html
     assert 'class="flag" title="the speech model was unsure of this passage"' in html
     assert "only in the article" in html  # block 2 is text_only
-    assert (
-        html.count('class="play"')
-        == len(paragraphs(Path(__file__).parents[2] / "shared/testdata/speech")) - 1
-    )
+    assert html.count('class="play"') == len(paragraphs(Path(__file__).parents[2] / "shared/testdata/speech")) - 1
     assert 'data-token="' + TOKEN + '"' in html
     assert 'id="speaker" value="Ada"' in html  # the article's front matter names the speaker
     listing = client.get("/").text
@@ -159,9 +151,7 @@ def test_edit_saves_reviewed_json_and_keeps_times(client: TestClient, project) -
         if k != 5:
             assert (old.start_s, old.end_s) == (new.start_s, new.end_s)
     assert read_model(layout.draft_json, Transcript) == draft
-    stale = post(
-        client, "/api/episodes/udhr-preamble/edit", {"base_version": 0, "op": "check", "segment_id": 3}
-    )
+    stale = post(client, "/api/episodes/udhr-preamble/edit", {"base_version": 0, "op": "check", "segment_id": 3})
     assert stale.status_code == 409 and "another tab/window" in stale.json()["error"]
     undo = post(client, "/api/episodes/udhr-preamble/edit", {"base_version": 1, "op": "undo"})
     assert undo.status_code == 200 and undo.json()["version"] == 2
@@ -169,9 +159,7 @@ def test_edit_saves_reviewed_json_and_keeps_times(client: TestClient, project) -
 
 
 def test_find_replace_and_export(client: TestClient, project) -> None:
-    found = post(
-        client, "/api/episodes/udhr-preamble/find", {"find": "human RIGHTS", "whole_word": True}
-    ).json()
+    found = post(client, "/api/episodes/udhr-preamble/find", {"find": "human RIGHTS", "whole_word": True}).json()
     assert found["count"] >= 3 and found["matches"][0]["match"].lower() == "human rights"
     r = post(
         client,
@@ -222,9 +210,7 @@ def test_cross_site_requests_are_refused(client: TestClient, project) -> None:
     # DNS rebinding: a page at evil.example that resolves to 127.0.0.1 sends Host: evil.example
     r = client.get("/episodes/udhr-preamble", headers={"Host": "evil.example:8765"})
     assert r.status_code == 400
-    r = client.post(
-        "/api/episodes/udhr-preamble/approve", headers={"Host": "evil.example", "X-Diptych-Token": TOKEN}
-    )
+    r = client.post("/api/episodes/udhr-preamble/approve", headers={"Host": "evil.example", "X-Diptych-Token": TOKEN})
     assert r.status_code == 400
     assert load_record(project.episode("udhr-preamble")).state == EpisodeState.awaiting_review
 
@@ -332,6 +318,30 @@ def test_rows_put_each_block_beside_its_passage() -> None:
     assert build_rows(t, None)[0].segments == tuple(t.segments)
 
 
+def test_a_short_block_inside_a_long_segment_sits_beside_it() -> None:
+    from pipeline.review_view import build_rows
+
+    t = make_transcript(" ".join(f"w{k}" for k in range(60)), words_per_segment=10)
+    seg = t.segments  # 6 segments
+    inside = seg[3].words[1]
+    pairing = Pairing(
+        blocks=[
+            _block(0, "paragraph", "paired", seg[0].start_s, seg[1].end_s),
+            _block(1, "paragraph", "paired", inside.start_s, inside.end_s),  # shorter than its segment
+            _block(2, "paragraph", "text_only"),
+            _block(3, "paragraph", "paired", seg[4].start_s, seg[5].end_s),
+        ],
+        coverage=Coverage(article_told=0.8, episode_covered=0.7),
+        method="test",
+        transcript_source="draft",
+        transcript_sha256="0" * 64,
+        article_sha256="0" * 64,
+    )
+    rows = build_rows(t, pairing)
+    assert [[s.id for s in r.segments] for r in rows] == [[0, 1], [2, 3], [4, 5]]
+    assert [[b.index for b in r.blocks] for r in rows] == [[0], [1, 2], [3]]
+
+
 def test_only_in_the_episode_is_shown(project, speech: Path) -> None:
     from pipeline.models import AudioOnlySpan
 
@@ -377,9 +387,7 @@ def test_serve_binds_loopback_unless_told_and_logs_the_address(
     servers: list[uvicorn.Server] = []
     real_run = uvicorn.Server.run
 
-    def run_and_keep(
-        self: uvicorn.Server, sockets: object = None
-    ) -> None:  # the real server, kept to stop it
+    def run_and_keep(self: uvicorn.Server, sockets: object = None) -> None:  # the real server, kept to stop it
         servers.append(self)
         real_run(self, sockets)  # type: ignore[arg-type]
 
@@ -395,11 +403,7 @@ def test_serve_binds_loopback_unless_told_and_logs_the_address(
     try:
         assert servers and servers[0].started
         assert servers[0].config.host == (host or "127.0.0.1")
-        [url] = [
-            r.getMessage().split("review page: ")[1]
-            for r in caplog.records
-            if "review page: " in r.getMessage()
-        ]
+        [url] = [r.getMessage().split("review page: ")[1] for r in caplog.records if "review page: " in r.getMessage()]
         assert url.startswith(f"http://127.0.0.1:{port}/episodes/udhr-preamble?token=")
         page = httpx.get(url, follow_redirects=True)
         assert page.status_code == 200 and "Whereas recognition" in page.text
@@ -427,9 +431,7 @@ def test_import_of_an_edited_export(client: TestClient, project) -> None:
     draft = read_model(layout.draft_json, Transcript)
     assert len(reviewed.segments) == len(draft.segments) - 1 and "Considering" in reviewed.text
     assert reviewed.edits[-1].kind == "import"
-    bad = post(
-        client, "/api/episodes/udhr-preamble/edit", {"base_version": 1, "op": "import", "text": "no marks"}
-    )
+    bad = post(client, "/api/episodes/udhr-preamble/edit", {"base_version": 1, "op": "import", "text": "no marks"})
     assert bad.status_code == 400 and "[mm:ss]" in bad.json()["error"]
 
 
