@@ -130,6 +130,13 @@ def _cover_frame(cover: Path) -> APIC:
     return APIC(encoding=3, mime=mime, type=3, desc="Cover", data=data)
 
 
+def _iso_date(value: str) -> str:
+    try:
+        return date.fromisoformat(value).isoformat()
+    except ValueError as exc:
+        raise ConfigError(f"episode date {value!r} is not a date like 2026-03-01: fix it in the front matter") from exc
+
+
 def tag_file(mp3: Path, tags: Id3Tags) -> None:
     """Replace the ID3 tag of `mp3` in place (audio frames untouched), as ID3v2.4."""
     try:
@@ -142,7 +149,7 @@ def tag_file(mp3: Path, tags: Id3Tags) -> None:
     id3.add(TPE1(encoding=3, text=tags.artist))
     id3.add(TALB(encoding=3, text=tags.album))
     if tags.date:
-        id3.add(TDRC(encoding=3, text=date.fromisoformat(tags.date).isoformat()))
+        id3.add(TDRC(encoding=3, text=_iso_date(tags.date)))
     if tags.track is not None:
         id3.add(TRCK(encoding=3, text=str(tags.track)))
     lang = iso639_2(tags.language) if tags.language else "und"

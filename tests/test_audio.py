@@ -419,3 +419,13 @@ def test_limiter_holds_true_peaks_under_threshold_with_smooth_gain(voice: np.nda
     assert steps.max() < 0.01
     apply_plan(audio, plan, trim, block=analysis.block, undo=True)
     np.testing.assert_allclose(audio, before, atol=1e-5)
+
+
+def test_48k_output_without_high_pass(voice: np.ndarray, tmp_path: Path) -> None:
+    source = write_wav(tmp_path / "in.wav", scaled_to(voice, -19.0)[: 10 * RATE])
+    report, layout = run(source, tmp_path, sample_rate_hz=48000, highpass_hz=0.0, target_lufs=-19.0)
+    assert MP3(str(layout.master_mp3)).info.sample_rate == 48000
+    y = decode(layout.master_mp3, rate=48000)
+    assert abs(lufs(y, 48000) - (-19.0)) <= 0.5
+    assert ebur128_true_peak(layout.master_mp3) <= SETTINGS.ceiling_dbtp
+    assert report.target_lufs == -19.0
