@@ -25,7 +25,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from pipeline.errors import TranscriptionError
+from pipeline.errors import DiptychError, TranscriptionError
 from pipeline.store import read_model_or_none, sha256_file, write_bytes_atomic, write_model
 
 log = logging.getLogger(__name__)
@@ -60,6 +60,11 @@ class InstalledModel:
     engines: tuple[str, ...]
     verified: bool  # every file matches the sha256 recorded at install
 
+    def __str__(self) -> str:
+        state = "ok" if self.verified else f"CORRUPT: run `{install_command(self.name)}`"
+        size = self.size_bytes / 2**20
+        return f"{self.name}  {size:.0f} MiB  {', '.join(self.engines)}  {self.path}  {state}"
+
 
 def default_models_dir() -> Path:
     """$DIPTYCH_MODELS_DIR, else $XDG_CACHE_HOME/diptych/models, else ~/.cache/diptych/models."""
@@ -77,7 +82,7 @@ def install_command(name: str) -> str:
 def _read_manifest(folder: Path) -> ModelManifest | None:
     try:
         return read_model_or_none(folder / MANIFEST, ModelManifest)
-    except Exception:  # an unreadable manifest means "not installed"; install rewrites it
+    except (DiptychError, OSError, ValueError):  # unreadable means "not installed": install rewrites it
         log.warning("ignoring unreadable %s", folder / MANIFEST)
         return None
 
@@ -119,7 +124,12 @@ def model_path(name: str, models_dir: Path, *, engine: str) -> Path:
     """
     folder = models_dir / name
     manifest = _read_manifest(folder)
-    if manifest is None or engine not in manifest.engines:
+    if manifest is not None and engine not in manifest.engines:
+        raise TranscriptionError(
+            f"speech model '{name}' in {folder} serves {', '.join(manifest.engines)} only: "
+            f"set [transcribe] engine = \"{manifest.engines[0]}\" or use model \"base\""
+        )
+    if manifest is None:
         raise TranscriptionError(
             f"speech model '{name}' for {engine} is not installed in {models_dir}: "
             f"run `{install_command(name)}`"

@@ -189,3 +189,15 @@ def test_default_models_dir_follows_environment(monkeypatch: pytest.MonkeyPatch,
 def test_unknown_model_name_is_refused(tmp_path: Path) -> None:
     with pytest.raises(TranscriptionError, match="unknown speech model 'huge'"):
         install_model("huge", tmp_path)
+
+
+def test_model_downloaded_for_one_engine_says_which(tmp_path: Path) -> None:
+    from pipeline.store import write_model
+    from pipeline.whisper_models import ModelManifest
+
+    write_model(
+        tmp_path / "small" / "manifest.json",
+        ModelManifest(name="small", source="openai-download", files={}, engines=[OPENAI_ENGINE]),
+    )
+    with pytest.raises(TranscriptionError, match=r"serves openai-whisper only"):
+        model_path("small", tmp_path, engine=FASTER_ENGINE)
