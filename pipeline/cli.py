@@ -137,8 +137,6 @@ def cmd_review(args: argparse.Namespace, project: ProjectLayout, settings: Setti
     def on_approve(slug: str) -> None:
         _publish_now(project, slug)
 
-    if args.host != "127.0.0.1":
-        log.warning("serving on %s: anyone who can reach this address can see the episodes", args.host)
     serve(project, settings, host=args.host, port=args.port or settings.review.port, slug=args.slug,
           on_approve=on_approve, open_browser=not args.no_browser)
     return 0
