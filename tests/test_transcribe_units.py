@@ -187,3 +187,17 @@ def test_unreadable_audio_names_the_file(tmp_path: Path) -> None:
         load_speech(bad)
     with pytest.raises(AudioDecodeError, match="missing.wav"):
         load_speech(tmp_path / "missing.wav")
+
+
+def test_chunked_log_mel_equals_whispers(speech: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import whisper
+
+    from pipeline.engines import mel
+
+    audio = load_speech(speech / "ej-fra.m4a")
+    monkeypatch.setattr(mel, "CHUNK_FRAMES", 700)  # many chunk borders in 34 s
+    for samples, padding in ((audio, 480_000), (audio[:12_345], 0)):
+        expected = whisper.log_mel_spectrogram(samples, 80, padding=padding)
+        got = mel.log_mel_spectrogram_chunked(samples, 80, padding=padding)
+        assert got.shape == expected.shape
+        assert float((got - expected).abs().max()) < 1e-6

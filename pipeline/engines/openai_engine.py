@@ -15,13 +15,14 @@ from typing import Any
 import numpy as np
 
 from pipeline.engines.base import DecodeOptions, ProgressClock, ProgressFn
+from pipeline.engines.mel import log_mel_spectrogram_chunked
 from pipeline.errors import TranscriptionError
 from pipeline.models import Segment, Word
 from pipeline.whisper_models import whisper_alignment_heads
 
 log = logging.getLogger(__name__)
-# whisper reports its progress through a module-level tqdm: one decode at a time may hook it.
-_TQDM_LOCK = threading.Lock()
+# whisper reports progress through a module-level tqdm: one decode at a time may hook the module.
+_HOOK_LOCK = threading.Lock()
 
 
 @functools.lru_cache(maxsize=2)
@@ -64,16 +65,22 @@ class _ProgressBar:
 
 
 @contextmanager
-def _hook_progress(clock: ProgressClock) -> Iterator[None]:
+def _hook_whisper(clock: ProgressClock) -> Iterator[None]:
+    """Inside whisper.transcribe: report progress, and compute the log-mel in bounded memory."""
     module = importlib.import_module("whisper.transcribe")
-    with _TQDM_LOCK:
-        original = getattr(module, "tqdm")  # noqa: B009 - the module has no type information
-        hook = SimpleNamespace(tqdm=lambda total=0, **_: _ProgressBar(clock, int(total)))
-        setattr(module, "tqdm", hook)  # noqa: B010
+    hooks = {
+        "tqdm": SimpleNamespace(tqdm=lambda total=0, **_: _ProgressBar(clock, int(total))),
+        "log_mel_spectrogram": log_mel_spectrogram_chunked,
+    }
+    with _HOOK_LOCK:
+        originals = {name: getattr(module, name) for name in hooks}
+        for name, hook in hooks.items():
+            setattr(module, name, hook)
         try:
             yield
         finally:
-            setattr(module, "tqdm", original)  # noqa: B010
+            for name, original in originals.items():
+                setattr(module, name, original)
 
 
 def _to_segments(result: dict[str, Any]) -> list[Segment]:
@@ -129,7 +136,7 @@ class OpenAIWhisperEngine:
             # As whisper's CLI: beam search at temperature 0, best-of-5 sampling on fallback.
             kwargs.update(beam_size=options.beam_size, best_of=options.beam_size)
         clock = ProgressClock(progress)
-        with _hook_progress(clock):
+        with _hook_whisper(clock):
             result = whisper.transcribe(
                 self.model,
                 audio,
