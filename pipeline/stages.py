@@ -109,6 +109,10 @@ def run_normalize(project: ProjectLayout, settings: Settings, slug: str) -> Stag
             return StageOutcome(slug, "normalize", True, "tags rewritten")
         return StageOutcome(slug, "normalize", False, "up to date")
     report = normalize_audio(layout.source_file(record.source_audio), layout, settings=settings.audio, tags=tags)
+    for warning in report.warnings:
+        # A truncated recording, say: published as far as it goes, and the creator is told.
+        episodes.add_warning(layout, warning)
+    record = episodes.load_record(layout)
     message = (
         f"{report.input_lufs if report.input_lufs is not None else float('nan'):.1f} → "
         f"{report.output_lufs if report.output_lufs is not None else float('nan'):.1f} LUFS, "
