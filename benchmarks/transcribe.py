@@ -235,7 +235,8 @@ import sys
 from pathlib import Path
 import whisper
 from pipeline.config import TranscribeSettings
-from pipeline.engines.openai_engine import _to_segments
+from pipeline.engines.base import ProgressClock
+from pipeline.engines.openai_engine import _hook_whisper, _to_segments
 from pipeline.guards import apply_guards
 from pipeline.transcribe import load_speech, open_engine, transcribe_audio
 from pipeline.whisper_models import default_models_dir
@@ -247,8 +248,9 @@ if mode == "full":
 else:
     engine = open_engine(settings, default_models_dir())
     audio = load_speech(path)
-    result = whisper.transcribe(engine.model, audio, language="fr", word_timestamps=True, fp16=False,
-                                verbose=None, clip_timestamps=[0, 60, len(audio) / 16000 - 60, len(audio) / 16000])
+    with _hook_whisper(ProgressClock(None)):  # as engine.decode does
+        result = whisper.transcribe(engine.model, audio, language="fr", word_timestamps=True, fp16=False,
+                                    verbose=None, clip_timestamps=[0, 60, len(audio) / 16000 - 60, len(audio) / 16000])
     segments = apply_guards(_to_segments(result), audio)
     print(len(segments), "segments decoded out of", round(len(audio) / 16000), "s")
 """

@@ -56,6 +56,8 @@ def transcribe_audio(
     )
     if is_silent(audio):
         log.info("%s: no speech (level below the silence floor)", speech_wav.name)
+        if progress is not None:
+            progress(1.0, 0.0)
         return empty
     votes: Counter[str] = Counter()
     probability = None
@@ -87,8 +89,9 @@ def load_speech(path: Path) -> np.ndarray:
     try:
         with wave.open(str(path), "rb") as wav:
             if (wav.getframerate(), wav.getnchannels(), wav.getsampwidth()) == (SAMPLE_RATE, 1, 2):
-                raw = wav.readframes(wav.getnframes())
-                return np.frombuffer(raw, dtype="<i2").astype(np.float32) / 32768.0
+                samples = np.frombuffer(wav.readframes(wav.getnframes()), dtype="<i2").astype(np.float32)
+                samples /= 32768.0  # in place: an hour is 230 MB of float32
+                return samples
     except (wave.Error, EOFError):
         pass  # not a plain PCM WAV: let ffmpeg decode it
     import whisper.audio

@@ -174,6 +174,7 @@ def test_missing_model_is_a_one_line_error(tmp_path: Path, speech: Path) -> None
         run(speech / "fleurs-fr-000.ogg", tmp_path / "empty", language="fr")
 
 
-FRENCH_WER_BOUND = 0.30
-ENGLISH_WER_BOUND = 0.20
+# Measured with the default settings (benchmarks/transcribe.py, base): ej-fra 19.2 %, udhr 0.0 %.
+FRENCH_WER_BOUND = 0.25
+ENGLISH_WER_BOUND = 0.08
 GAP_WER_BOUND = 0.35
