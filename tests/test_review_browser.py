@@ -25,16 +25,8 @@ from pipeline.store import read_model, sha256_file, write_model
 
 SLUG = "udhr-preamble"
 TOKEN = "browser-test-token-0123456789"
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--autoplay-policy=no-user-gesture-required",
-]
+from conftest import CHROMIUM, CHROMIUM_ARGS  # noqa: E402,F401  (one browser for all tests)
+
 EXTRA_PARAGRAPH = (
     "The recording does not say this: the General Assembly adopted the Declaration in Paris "
     "on 10 December 1948, and this note exists only in the article."
@@ -159,18 +151,6 @@ def server(real_episode: EpisodeLayout, project: ProjectLayout) -> Iterator[Serv
     finally:
         uv.should_exit = True  # type: ignore[attr-defined]
         thread.join(10)
-
-
-@pytest.fixture(scope="session")
-def browser() -> Iterator[object]:
-    from playwright.sync_api import sync_playwright
-
-    if not Path(CHROMIUM).exists():
-        pytest.fail(f"{CHROMIUM} is missing: run 'apt-get install -y chromium' (make test does)")
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield b
-        b.close()
 
 
 @pytest.fixture
