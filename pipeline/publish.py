@@ -17,13 +17,12 @@ such an episode out until it is approved again or named explicitly.
 
 from __future__ import annotations
 
-import fcntl
 import logging
 import os
 import shutil
 import tempfile
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, time
 from pathlib import Path
@@ -48,7 +47,7 @@ from pipeline.feed import (
 from pipeline.layout import EpisodeLayout, ProjectLayout
 from pipeline.models import EpisodeRecord, EpisodeState, Pairing, Transcript
 from pipeline.site import SiteUrls
-from pipeline.store import dumps_json, read_model_or_none, sha256_json, write_bytes_atomic, write_text_atomic
+from pipeline.store import dumps_json, file_lock, read_model_or_none, sha256_json, write_bytes_atomic, write_text_atomic
 
 log = logging.getLogger(__name__)
 
@@ -432,16 +431,9 @@ def _write_root(root: Path, entries: list[SiteEntry], settings: Settings, cover:
 # --- building and swapping -------------------------------------------------------------------------
 
 
-@contextmanager
-def _publish_lock(project: ProjectLayout) -> Iterator[None]:
+def _publish_lock(project: ProjectLayout) -> AbstractContextManager[None]:
     """One build at a time per project: two would race on the home page and the feed."""
-    project.locks_dir.mkdir(parents=True, exist_ok=True)
-    with (project.locks_dir / "publish.lock").open("w") as fh:
-        fcntl.flock(fh, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(fh, fcntl.LOCK_UN)
+    return file_lock(project.locks_dir / "publish.lock")
 
 
 @contextmanager

@@ -8,12 +8,10 @@ and nothing else's work is overwritten; draft.json is only ever read.
 
 from __future__ import annotations
 
-import fcntl
 import logging
 import re
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
@@ -36,7 +34,7 @@ from pipeline.review_edits import (
     split_segment,
     undo_last,
 )
-from pipeline.store import read_model, sha256_file, write_bytes_atomic, write_model
+from pipeline.store import file_lock, read_model, sha256_file, write_bytes_atomic, write_model
 
 __all__ = [
     "Match",
@@ -177,16 +175,9 @@ def _disk_version(path: Path) -> int:
     return int(m.group(1)) if m else read_model(path, Transcript).version
 
 
-@contextmanager
-def _locked(layout: EpisodeLayout) -> Iterator[None]:
+def _locked(layout: EpisodeLayout) -> AbstractContextManager[None]:
     """One save at a time per episode, across threads and processes."""
-    layout.transcript_dir.mkdir(parents=True, exist_ok=True)
-    with (layout.transcript_dir / ".review.lock").open("a") as fh:
-        fcntl.flock(fh, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(fh, fcntl.LOCK_UN)
+    return file_lock(layout.transcript_dir / ".review.lock")
 
 
 def save_review(layout: EpisodeLayout, transcript: Transcript, *, base_version: int) -> Transcript:
