@@ -14,11 +14,11 @@ from pathlib import Path
 from typing import Any
 
 import markdown
-import yaml
 
 from pipeline import article_text
 from pipeline.article_html import extract_blocks, render, sanitize
 from pipeline.errors import ArticleError
+from pipeline.frontmatter import decode_text, split_front_matter
 from pipeline.language import detect_language
 from pipeline.shortcodes import expand_shortcodes
 from pipeline.typography import fold
@@ -67,14 +67,13 @@ def read_article(path: Path) -> Article:
         raise ArticleError(
             f"{path.name}: articles must be .md, .markdown, .txt or .html; rename or convert the file"
         )
-    warnings: list[str] = []
-    text = article_text.decode(_read_bytes(path), name=path.name, warnings=warnings)
+    text, warnings = decode_text(_read_bytes(path), name=path.name)
     if suffix in (".html", ".htm"):
         page = article_text.read_html_page(text)
         front_matter: dict[str, Any] = page.meta
         body_html = page.body
     else:
-        front_matter, body = _split_front_matter(text, path)
+        front_matter, body = split_front_matter(text, name=path.name)
         body_html = _markdown_to_html(body, name=path.name, warnings=warnings)
     return _build_article(body_html, front_matter, warnings)
 
@@ -88,23 +87,6 @@ def _read_bytes(path: Path) -> bytes:
         raise ArticleError(
             f"{path.name}: cannot be read ({exc.strerror}); check the file's permissions"
         ) from exc
-
-
-def _split_front_matter(text: str, path: Path) -> tuple[dict[str, Any], str]:
-    head, body = article_text.split_front_matter(text)
-    if head is None:
-        return {}, body
-    try:
-        data = yaml.safe_load(head)
-    except yaml.YAMLError as exc:
-        where = getattr(exc, "problem_mark", None)
-        line = f" at line {where.line + 2}" if where is not None else ""
-        raise ArticleError(f"{path.name}: front matter is not valid YAML{line}; fix it or remove it") from exc
-    if data is None:
-        return {}, body
-    if not isinstance(data, dict):
-        raise ArticleError(f"{path.name}: front matter must be 'key: value' lines between the --- lines")
-    return {str(k): v for k, v in data.items()}, body
 
 
 def _markdown_to_html(body: str, *, name: str, warnings: list[str]) -> str:

@@ -7,10 +7,8 @@ from dataclasses import dataclass
 from html.parser import HTMLParser
 from typing import Any
 
-from pipeline.errors import ArticleError
 from pipeline.typography import fix_mojibake, fold
 
-_FRONT_MATTER = re.compile(r"\A---[ \t]*\r?\n(.*?)\r?\n(?:---|\.\.\.)[ \t]*(?:\r?\n|\Z)", re.DOTALL)
 _FENCE = re.compile(r"^\s*(```|~~~)")
 _BULLET = re.compile(r"^(\s*)([-*+]|\d{1,3}[.)])(\s+|$)")
 _LONE_BULLET = re.compile(r"^\s*([-*+]|\d{1,3}[.)])\s*$")
@@ -38,31 +36,6 @@ PAGE_JUNK = frozenset(
 )
 # Lines in one paragraph that a writer wrapped by hand are about this long.
 _WRAP_MAX_CHARS = 100
-
-
-def decode(data: bytes, *, name: str, warnings: list[str]) -> str:
-    """UTF-8 (with or without BOM); else Windows-1252 or Latin-1 with a warning; binary is refused."""
-    if b"\x00" in data[:4096]:
-        raise ArticleError(f"{name}: is not a text file; save the article as Markdown, text or HTML")
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        for encoding in ("cp1252", "latin-1"):
-            try:
-                text = data.decode(encoding)
-            except UnicodeDecodeError:
-                continue
-            warnings.append(f"{name}: not UTF-8, read as {encoding}; save it as UTF-8 to be sure")
-            break
-    return text.replace("\r\n", "\n").replace("\r", "\n")
-
-
-def split_front_matter(text: str) -> tuple[str | None, str]:
-    """(YAML text or None, body) for an article that may start with a --- block."""
-    match = _FRONT_MATTER.match(text)
-    if match is None:
-        return None, text
-    return match.group(1), text[match.end() :]
 
 
 def repair_typography(text: str) -> tuple[str, int]:

@@ -1,4 +1,8 @@
-"""YAML front matter at the top of an article, and decoding of not-UTF-8 text."""
+"""Article text on disk: decoding (UTF-8, else Windows-1252/Latin-1) and YAML front matter.
+
+The one place that reads them, for the inbox (slug, title), the stages (episode settings) and
+the article reader.
+"""
 
 from __future__ import annotations
 
@@ -10,20 +14,26 @@ import yaml
 
 from pipeline.errors import ArticleError
 
-FRONT_MATTER_RE = re.compile(r"\A\ufeff?---[ \t]*\r?\n(.*?)\r?\n(?:---|\.\.\.)[ \t]*(?:\r?\n|\Z)", re.S)
+FRONT_MATTER_RE = re.compile(r"\A---[ \t]*\n(.*?)\n(?:---|\.\.\.)[ \t]*(?:\n|\Z)", re.S)
 
 
 def decode_text(data: bytes, *, name: str) -> tuple[str, list[str]]:
-    """UTF-8 when it is; otherwise Windows-1252 (a superset of Latin-1 in practice), with a warning."""
+    """(text with \\n line ends, warnings). UTF-8 with or without BOM; else Windows-1252 or
+    Latin-1 with a warning; binary is refused."""
+    if b"\x00" in data[:4096]:
+        raise ArticleError(f"{name}: is not a text file; save the article as Markdown, text or HTML")
+    warnings: list[str] = []
     try:
-        return data.decode("utf-8-sig"), []
+        text = data.decode("utf-8-sig")
     except UnicodeDecodeError:
-        pass
-    try:
-        text = data.decode("cp1252")
-    except UnicodeDecodeError:
-        text = data.decode("latin-1")
-    return text, [f"{name} is not UTF-8: read it as Windows-1252/Latin-1; save it as UTF-8 to be sure"]
+        for encoding in ("cp1252", "latin-1"):
+            try:
+                text = data.decode(encoding)
+            except UnicodeDecodeError:
+                continue
+            warnings.append(f"{name}: not UTF-8, read as {encoding}; save it as UTF-8 to be sure")
+            break
+    return text.replace("\r\n", "\n").replace("\r", "\n"), warnings
 
 
 def split_front_matter(text: str, *, name: str) -> tuple[dict[str, Any], str]:
@@ -32,14 +42,16 @@ def split_front_matter(text: str, *, name: str) -> tuple[dict[str, Any], str]:
     if not match:
         return {}, text
     try:
-        data = yaml.safe_load(match.group(1)) or {}
+        data = yaml.safe_load(match.group(1))
     except yaml.YAMLError as exc:
-        line = getattr(getattr(exc, "problem_mark", None), "line", None)
-        where = f" (line {line + 2})" if line is not None else ""
-        raise ArticleError(f"{name}: the front matter is not valid YAML{where}: fix it or remove it") from exc
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 2}" if mark is not None else ""
+        raise ArticleError(f"{name}: front matter is not valid YAML{where}; fix it or remove it") from exc
+    if data is None:
+        data = {}
     if not isinstance(data, dict):
-        raise ArticleError(f"{name}: the front matter must be 'key: value' lines between '---' lines")
-    return data, text[match.end():]
+        raise ArticleError(f"{name}: front matter must be 'key: value' lines between the --- lines")
+    return {str(k): v for k, v in data.items()}, text[match.end():]
 
 
 def read_front_matter(path: Path) -> dict[str, Any]:
