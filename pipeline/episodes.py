@@ -85,17 +85,5 @@ def mark_failed(layout: EpisodeLayout, *, stage: str, message: str) -> EpisodeRe
     return set_state(layout, EpisodeState.failed, stage=stage, message=message, error=error)
 
 
-def reached(record: EpisodeRecord, state: EpisodeState) -> bool:
-    """Has the episode's normal progress got at least as far as `state`?"""
-    from pipeline.models import STATE_ORDER
-
-    current = record.state
-    if current in (EpisodeState.failed, EpisodeState.changes_requested):
-        # The furthest state in the history before the detour.
-        done = [t.state for t in record.history if t.state in STATE_ORDER]
-        current = done[-1] if done else EpisodeState.received
-    return STATE_ORDER.index(current) >= STATE_ORDER.index(state)
-
-
 def all_records(project: ProjectLayout) -> list[EpisodeRecord]:
     return [load_record(project.episode(slug)) for slug in project.episode_slugs()]

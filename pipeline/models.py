@@ -28,18 +28,6 @@ class EpisodeState(StrEnum):
     failed = "failed"
 
 
-# The order in which a normal run advances; `failed` and `changes_requested` sit outside it.
-STATE_ORDER = [
-    EpisodeState.received,
-    EpisodeState.normalized,
-    EpisodeState.transcribed,
-    EpisodeState.paired,
-    EpisodeState.awaiting_review,
-    EpisodeState.approved,
-    EpisodeState.published,
-]
-
-
 class Transition(Strict):
     state: EpisodeState
     at: datetime
