@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import wave
 from pathlib import Path
+from typing import Any
 
 import jiwer
 import numpy as np
@@ -106,6 +107,41 @@ def test_word_times_are_monotonic_and_inside_their_segment(french: tuple[Transcr
             assert 0.0 <= word.probability <= 1.0
             previous_end = word.end_s
         assert seg.text == "".join(w.text for w in seg.words).strip()
+
+
+def test_each_window_is_encoded_once_and_word_times_are_unchanged(models_dir: Path, speech: Path) -> None:
+    """The decoding pass and the word-timing pass share one encoder run per 30 s window."""
+    import copy
+
+    import whisper
+
+    from pipeline.engines.openai_engine import _load_model
+    from pipeline.whisper_models import OPENAI_ENGINE, model_path
+
+    checkpoint = model_path("base", models_dir, engine=OPENAI_ENGINE)
+    model = _load_model(str(checkpoint), checkpoint.stat().st_mtime_ns, "base")
+    plain = copy.deepcopy(model)
+    del plain.encoder.forward  # whisper's own encoder: runs on every call
+    audio = load_speech(speech / "ej-fra.m4a")
+
+    def transcribe(m: Any) -> tuple[list[tuple[str, float, float]], int, int]:
+        windows: set[tuple[float, ...]] = set()  # distinct encoder inputs (a fingerprint of each)
+        passes: list[int] = []  # encoder runs actually computed
+        asked = m.encoder.register_forward_hook(lambda _m, a, _o: windows.add(tuple(a[0][0, :, ::97].sum(0).tolist())))
+        ran = m.encoder.blocks[0].register_forward_hook(lambda *_: passes.append(1))
+        try:
+            result = whisper.transcribe(m, audio, language="fr", word_timestamps=True, fp16=False, verbose=None)
+        finally:
+            asked.remove()
+            ran.remove()
+        words = [(w["word"], w["start"], w["end"]) for seg in result["segments"] for w in seg["words"]]
+        return words, len(windows), len(passes)
+
+    words, windows, passes = transcribe(model)
+    plain_words, plain_windows, plain_passes = transcribe(plain)
+    assert words == plain_words and len(words) > 50
+    assert windows == plain_windows >= 2
+    assert passes == windows and plain_passes >= 2 * windows
 
 
 def test_english_recording(models_dir: Path, speech: Path) -> None:
