@@ -3,8 +3,10 @@
 Each synthetic episode has a real MP3 (the UDHR preamble recording, 2:29, re-encoded), a transcript
 of about 2,000 words with word times, an article of about 1,500 words, a pairing with chapters and
 an audio-only passage. Targets (2 cores): 100 episodes <= 10 s, one episode <= 1 s; median of 3.
+With --pictures N, each article also shows N pictures of 400 kB from beside it (img/pic-K.jpg),
+which publishing copies into the episode's folder (their bytes are copied, never decoded).
 
-    .venv/bin/python benchmarks/publish.py [--episodes 100] [--repeat 3]
+    .venv/bin/python benchmarks/publish.py [--episodes 100] [--repeat 3] [--pictures 0]
 """
 
 from __future__ import annotations
@@ -42,6 +44,7 @@ from pipeline.publish import publish_site  # noqa: E402
 SPEECH = ROOT.parent / "shared" / "testdata" / "speech"
 TRANSCRIPT_WORDS = 2000
 ARTICLE_WORDS = 1500
+PICTURE_BYTES = 400_000
 
 
 def _take_words(paragraphs: list[str], count: int, *, per_paragraph: int) -> list[str]:
@@ -51,7 +54,7 @@ def _take_words(paragraphs: list[str], count: int, *, per_paragraph: int) -> lis
     return [" ".join(stream[i : i + per_paragraph]) for i in range(0, count, per_paragraph)]
 
 
-def build_project(root: Path, episodes: int) -> ProjectLayout:
+def build_project(root: Path, episodes: int, pictures: int = 0) -> ProjectLayout:
     project = ProjectLayout(root)
     (root / "output").mkdir(parents=True)
     mp3 = encode_mp3(SPEECH / "udhr-preamble-en.mp3", root / "source.mp3")
@@ -61,18 +64,24 @@ def build_project(root: Path, episodes: int) -> ProjectLayout:
     transcript = make_transcript(spoken, duration_s=mp3_duration(mp3), language="en")
     pairing = pairing_for(written, transcript)
     audio_only = [AudioOnlySpan(start_s=60.0, end_s=70.0, text="An aside heard only in the episode.")]
+    shown = [f"![Picture {k}](img/pic-{k}.jpg)" for k in range(pictures)]
+    picture = root / "picture.jpg"
+    picture.write_bytes(os.urandom(PICTURE_BYTES))
     for n in range(episodes):
-        make_episode(
+        layout = make_episode(
             project,
             f"episode-{n:03d}",
             title=f"Episode {n}: rights & duties",
             mp3=mp3,
             transcript=transcript,
             pairing=pairing,
-            article=article_markdown(f"Episode {n}", written),
+            article=article_markdown(f"Episode {n}", written + shown),
             audio_only=audio_only,
             link_audio=True,
         )
+        for k in range(pictures):
+            (layout.source_dir / "img").mkdir(exist_ok=True)
+            (layout.source_dir / "img" / f"pic-{k}.jpg").hardlink_to(picture)
     return project
 
 
@@ -91,14 +100,15 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--episodes", type=int, default=100)
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--pictures", type=int, default=0, help="pictures shown by each article")
     args = parser.parse_args()
     logging.basicConfig(level=logging.ERROR)
     settings = Settings(show={"base_url": "https://example.org/podcast/", "title": "Benchmark show"})
     work = Path(tempfile.mkdtemp(prefix="diptych-bench-publish-"))
     try:
         t0 = time.perf_counter()
-        big = build_project(work / "many", args.episodes)
-        one = build_project(work / "one", 1)
+        big = build_project(work / "many", args.episodes, args.pictures)
+        one = build_project(work / "one", 1, args.pictures)
         setup_s = time.perf_counter() - t0
         middle = f"episode-{args.episodes // 2:03d}"
         cases = [
@@ -118,7 +128,7 @@ def main() -> int:
     print(
         f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
         f"load average {load}; workspaces built in {setup_s:.1f} s; "
-        f"{args.episodes}-episode site: {site_mb:.0f} MB"
+        f"{args.episodes}-episode site: {site_mb:.0f} MB; {args.pictures} pictures per article"
     )
     print(
         f"{'case':<48} {'wall median s':>13} {'min':>6} {'max':>6} {'CPU median s':>12} {'target s':>8}  ok"

@@ -17,9 +17,11 @@ import markdown
 
 from pipeline import article_text
 from pipeline.article_html import extract_blocks, render, sanitize
+from pipeline.article_images import image_refs
 from pipeline.errors import ArticleError
 from pipeline.frontmatter import decode_text, split_front_matter
 from pipeline.language import detect_language
+from pipeline.models import ListPlace
 from pipeline.shortcodes import expand_shortcodes
 from pipeline.typography import fold
 
@@ -32,7 +34,7 @@ MARKDOWN_EXTENSIONS = ["extra", "sane_lists"]
 @dataclass(frozen=True)
 class ArticleBlock:
     index: int  # position in the article, from 0
-    kind: str  # "heading", "paragraph", "list_item", "quote", "aside", "code"
+    kind: str  # "heading", "paragraph", "list_item", "quote", "aside", "code", "image" (a picture alone)
     text: str  # plain text, typography kept (« », ’)
     html: str  # sanitized HTML of this block alone
     anchor: str  # id used on the published page, unique within the article
@@ -40,6 +42,7 @@ class ArticleBlock:
     # The heading that gave the article its title; Article.html leaves it out (the page shows the
     # title itself, with this block's anchor as its id).
     is_title: bool = False
+    list_place: ListPlace | None = None  # list items: which list, bullets or numbers, number, depth
 
 
 @dataclass(frozen=True)
@@ -50,6 +53,8 @@ class Article:
     html: str  # the whole article, sanitized, with the blocks' anchors as ids
     language: str | None  # from front matter, else detected, else None
     warnings: tuple[str, ...] = field(default_factory=tuple)
+    # The pictures it shows from files beside it ('photo.jpg', 'img/x.jpg'), in order, each once.
+    images: tuple[str, ...] = field(default_factory=tuple)
 
     @property
     def text(self) -> str:
@@ -62,20 +67,32 @@ class Article:
 
 def read_article(path: Path) -> Article:
     """Read a .md/.markdown/.txt/.html article; raise ArticleError with the file's name on failure."""
+    warnings: list[str] = []
+    front_matter, body_html = _read_body(path, warnings)
+    return _build_article(body_html, front_matter, warnings)
+
+
+def read_image_refs(path: Path) -> tuple[str, ...]:
+    """The pictures an article shows from files beside it, as `Article.images`, read quietly (the
+    inbox looks often); raise ArticleError as read_article does."""
+    _, body_html = _read_body(path, [])
+    return image_refs(sanitize(body_html))
+
+
+def _read_body(path: Path, warnings: list[str]) -> tuple[dict[str, Any], str]:
+    """(front matter, body HTML not yet sanitized), adding what was repaired to `warnings`."""
     suffix = path.suffix.lower()
     if suffix not in SUFFIXES:
         raise ArticleError(
             f"{path.name}: articles must be .md, .markdown, .txt or .html; rename or convert the file"
         )
-    text, warnings = decode_text(_read_bytes(path), name=path.name)
+    text, decoding = decode_text(_read_bytes(path), name=path.name)
+    warnings.extend(decoding)
     if suffix in (".html", ".htm"):
         page = article_text.read_html_page(text)
-        front_matter: dict[str, Any] = page.meta
-        body_html = page.body
-    else:
-        front_matter, body = split_front_matter(text, name=path.name)
-        body_html = _markdown_to_html(body, name=path.name, warnings=warnings)
-    return _build_article(body_html, front_matter, warnings)
+        return page.meta, page.body
+    front_matter, body = split_front_matter(text, name=path.name)
+    return front_matter, _markdown_to_html(body, name=path.name, warnings=warnings)
 
 
 def _read_bytes(path: Path) -> bytes:
@@ -113,7 +130,9 @@ def _build_article(body_html: str, front_matter: dict[str, Any], warnings: list[
     if title is None:
         title = next((b.text for b in raw_blocks if b.kind == "heading"), None)
     blocks = tuple(
-        ArticleBlock(i, b.kind, b.text, b.html, b.anchor, b.level, is_title=(i == title_index))
+        ArticleBlock(
+            i, b.kind, b.text, b.html, b.anchor, b.level, is_title=(i == title_index), list_place=b.list_place
+        )
         for i, b in enumerate(raw_blocks)
     )
     if title_index is not None:
@@ -125,7 +144,7 @@ def _build_article(body_html: str, front_matter: dict[str, Any], warnings: list[
     for warning in warnings:
         log.warning(warning)
     html = sanitize("".join(render(c) for c in tree.children))
-    return Article(title, front_matter, blocks, html, language, tuple(warnings))
+    return Article(title, front_matter, blocks, html, language, tuple(warnings), image_refs(html))
 
 
 def _title_block(blocks: list[Any], title: str | None) -> int | None:

@@ -1,8 +1,10 @@
 """Sanitized article HTML -> blocks with anchors, and the whole article re-rendered with those ids.
 
 The HTML (from Markdown or from an .html article) is sanitized with nh3 first, then parsed into a
-small tree; every readable block (heading, paragraph, list item, quote, aside, code) gets an id so
-that the published page can link to it and put "▶ mm:ss" beside it.
+small tree; every readable block (heading, paragraph, list item, quote, aside, code, and a picture
+standing alone) gets an id so that the published page can link to it and put "▶ mm:ss" beside it.
+A list item also records its place in its list (which list, bullets or numbers, its number, its
+depth), so that the page can rebuild the lists as written even where a passage splits one.
 """
 
 from __future__ import annotations
@@ -11,9 +13,11 @@ import html
 from collections import Counter
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
+from urllib.parse import urlsplit
 
 import nh3
 
+from pipeline.models import ListPlace
 from pipeline.typography import collapse_spaces, slugify
 
 VOID = frozenset({"img", "br", "hr", "wbr", "col", "area"})
@@ -23,13 +27,16 @@ DROP_WITH_CONTENT = {"script", "style", "head", "nav", "footer", "form", "noscri
 ALLOWED_TAGS = (set(nh3.ALLOWED_TAGS) - {"nav", "footer"}) | {"aside", "figure", "figcaption", "section"}
 ALLOWED_ATTRIBUTES = {k: set(v) for k, v in nh3.ALLOWED_ATTRIBUTES.items()} | {
     "*": {"id", "class", "lang", "title"},
+    "img": {"src", "alt", "title", "width", "height"},
+    "ol": {"start"},
+    "li": {"value"},
 }
 CONTAINERS = frozenset(
     {"div", "section", "article", "main", "header", "body", "html", "center", "hgroup", "details", "dl"}
 )
 BLOCK_KIND = {"p": "paragraph", "blockquote": "quote", "aside": "aside", "figure": "aside", "pre": "code"}
 BLOCK_KIND |= {"table": "paragraph", "dd": "paragraph", "dt": "paragraph", "summary": "paragraph"}
-ANCHOR_PREFIX = {"paragraph": "p", "list_item": "li", "quote": "q", "aside": "aside", "code": "code"}
+ANCHOR_PREFIX = {"paragraph": "p", "list_item": "li", "quote": "q", "aside": "aside", "code": "code", "image": "img"}
 LIST_TAGS = frozenset({"ul", "ol"})
 _BREAKS = frozenset({"br", "p", "li", "tr", "td", "th", "figcaption", "div", "dd", "dt"})
 
@@ -48,6 +55,7 @@ class RawBlock:
     html: str
     anchor: str
     level: int | None
+    list_place: ListPlace | None = None
 
 
 def sanitize(fragment: str) -> str:
@@ -59,7 +67,16 @@ def sanitize(fragment: str) -> str:
         clean_content_tags=DROP_WITH_CONTENT,
         url_schemes={"http", "https", "mailto"},
         strip_comments=True,
+        attribute_filter=keep_safe_image_src,
     )
+
+
+def keep_safe_image_src(tag: str, attribute: str, value: str) -> str | None:
+    """An <img src> is a web address (http, https) or a path beside the article: no other scheme."""
+    if tag == "img" and attribute == "src":
+        scheme = urlsplit(value.strip()).scheme.lower()
+        return value if scheme in ("", "http", "https") else None
+    return value
 
 
 class _TreeBuilder(HTMLParser):
@@ -133,6 +150,7 @@ class _Collector:
         self.blocks: list[RawBlock] = []
         self._counts: Counter[str] = Counter()
         self._used: set[str] = set()
+        self._lists = 0
 
     def anchor_for(self, kind: str, text: str) -> str:
         if kind == "heading":
@@ -146,15 +164,25 @@ class _Collector:
         self._used.add(anchor)
         return anchor
 
-    def add(self, node: Node, kind: str, *, level: int | None = None, skip_lists: bool = False) -> None:
+    def add(
+        self,
+        node: Node,
+        kind: str,
+        *,
+        level: int | None = None,
+        skip_lists: bool = False,
+        place: ListPlace | None = None,
+    ) -> None:
         text = node_text(node, skip_lists=skip_lists)
         if not text:
-            return
+            if not has_image(node, skip_lists=skip_lists):
+                return
+            kind = "image"  # a picture standing alone: a block of its own, with its own anchors
         anchor = self.anchor_for(kind, text)
         node.attrs = {"id": anchor} | {k: v for k, v in node.attrs.items() if k != "id"}
         alone = Node(node.tag, node.attrs, [c for c in node.children if not _is_list(c)])
         shown = alone if skip_lists else node
-        self.blocks.append(RawBlock(kind, text, sanitize(render(shown)), anchor, level))
+        self.blocks.append(RawBlock(kind, text, sanitize(render(shown)), anchor, level, place))
 
     def walk(self, parent: Node) -> None:
         parent.children = _wrap_loose_inline(parent)
@@ -166,16 +194,44 @@ class _Collector:
         if node.tag in HEADINGS:
             self.add(node, "heading", level=HEADINGS[node.tag])
         elif node.tag in LIST_TAGS:
-            for item in node.children:
-                if isinstance(item, Node) and item.tag == "li":
-                    self.add(item, "list_item", skip_lists=True)
-                    for sub in item.children:
-                        if _is_list(sub):
-                            self.visit(sub)  # type: ignore[arg-type]
+            self.add_list(node, depth=0)
         elif node.tag in BLOCK_KIND:
             self.add(node, BLOCK_KIND[node.tag])
         elif node.tag in CONTAINERS:
             self.walk(node)
+
+    def add_list(self, node: Node, *, depth: int) -> None:
+        """Each item of the list, then the lists nested in it, one level deeper."""
+        self._lists += 1
+        list_id = self._lists
+        ordinal = _number(node.attrs.get("start"), 1) if node.tag == "ol" else 1
+        for item in node.children:
+            if not (isinstance(item, Node) and item.tag == "li"):
+                continue
+            ordinal = _number(item.attrs.get("value"), ordinal) if node.tag == "ol" else ordinal
+            place = ListPlace(list_id=list_id, tag=node.tag, ordinal=ordinal, depth=depth)
+            self.add(item, "list_item", skip_lists=True, place=place)
+            for sub in item.children:
+                if isinstance(sub, Node) and _is_list(sub):
+                    self.add_list(sub, depth=depth + 1)
+            ordinal += 1
+
+
+def _number(value: str | None, default: int) -> int:
+    """An <ol start> or <li value>: a whole number, else the default (as browsers do)."""
+    try:
+        return int((value or "").strip())
+    except ValueError:
+        return default
+
+
+def has_image(node: Node | str, *, skip_lists: bool = False) -> bool:
+    """Whether the element shows a picture (an <img> with a src), nested lists left out if asked."""
+    if isinstance(node, str) or (skip_lists and _is_list(node)):
+        return False
+    if node.tag == "img":
+        return bool(node.attrs.get("src"))
+    return any(has_image(c, skip_lists=skip_lists) for c in node.children)
 
 
 def _is_list(node: Node | str) -> bool:
@@ -195,8 +251,9 @@ def _wrap_loose_inline(parent: Node) -> list[Node | str]:
     run: list[Node | str] = []
 
     def flush() -> None:
-        if run and node_text(Node("p", {}, list(run))):
-            out.append(Node("p", {}, list(run)))
+        paragraph = Node("p", {}, list(run))
+        if run and (node_text(paragraph) or has_image(paragraph)):
+            out.append(paragraph)
         run.clear()
 
     for child in parent.children:

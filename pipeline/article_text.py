@@ -55,7 +55,8 @@ def prepare_markdown(text: str) -> str:
 
     - a chunk of long lines without blank lines between them is one paragraph per line;
     - a lone bullet ("-") followed by a line is one list item;
-    - a list mixing "-" and "3." is one list (numbered if a number matches its position).
+    - a list mixing "-" and "3." is one list (numbered if a number matches its position);
+    - a list numbered "1)", "2)" is a numbered list (Markdown reads only "1.").
     """
     lines = _join_lone_bullets(text.split("\n"))
     lines = _unify_list_markers(lines)
@@ -80,11 +81,15 @@ def _unify_list_markers(lines: list[str]) -> list[str]:
     out = list(lines)
     for start, end in _list_runs(lines):
         markers = [_BULLET.match(lines[i]).group(2) for i in range(start, end)]  # type: ignore[union-attr]
-        if len({m[-1] if m[0].isdigit() else "-" for m in markers}) == 1:
+        kinds = {m[-1] if m[0].isdigit() else "-" for m in markers}
+        if kinds in ({"-"}, {"."}):
             continue  # one kind of list already: Markdown reads it as written
-        numbered = any(m[0].isdigit() and int(m[:-1]) == pos + 1 for pos, m in enumerate(markers))
-        for pos, i in enumerate(range(start, end)):
-            marker = f"{pos + 1}." if numbered else "-"
+        if kinds == {")"}:
+            new = [f"{m[:-1]}." for m in markers]  # "2)" -> "2.": the creator's numbers, as Markdown reads them
+        else:
+            numbered = any(m[0].isdigit() and int(m[:-1]) == pos + 1 for pos, m in enumerate(markers))
+            new = [f"{pos + 1}." if numbered else "-" for pos in range(len(markers))]
+        for marker, i in zip(new, range(start, end), strict=True):
             indent = _BULLET.match(lines[i]).group(1)  # type: ignore[union-attr]
             out[i] = f"{indent}{marker} " + _BULLET.sub("", lines[i], count=1)
     return out

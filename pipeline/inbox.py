@@ -1,8 +1,10 @@
 """Claiming drops from inbox/: find them, wait until they stop growing, move them into a workspace.
 
 A drop is `inbox/<name>.<audio>` + `inbox/<name>.md` (+ optional `<name>.jpg`), or a folder
-`inbox/<name>/` with one recording, one article and optionally a cover. Files are moved, never
-modified; nothing is ever deleted.
+`inbox/<name>/` with one recording, one article and optionally a cover. The pictures the article
+shows (`![alt](photo.jpg)`, `<img src="img/x.jpg">`) travel with it from beside it, subfolders
+kept: they are the article's, not the cover. In a folder the cover is `cover.*`, or the one picture
+the article does not show. Files are moved, never modified; nothing is ever deleted.
 """
 
 from __future__ import annotations
@@ -15,10 +17,11 @@ import shutil
 import time
 import unicodedata
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from pipeline import episodes
+from pipeline.article_images import episode_images, inside_folder, is_image_file, record_image_warnings
 from pipeline.config import EpisodeMeta, parse_episode_meta
 from pipeline.errors import DiptychError, DropError
 from pipeline.frontmatter import decode_text, read_front_matter
@@ -38,15 +41,31 @@ PARTIAL_EXTS = {".part", ".crdownload", ".tmp", ".download", ".partial"}
 
 
 @dataclass(frozen=True)
+class DropImage:
+    """A picture the article shows, from beside it."""
+
+    name: str  # its path as the article names it ('photo.jpg', 'img/x.jpg'): its path in source/ too
+    path: Path
+
+
+@dataclass(frozen=True)
 class Drop:
     name: str
     audio: Path | None
     article: Path | None
     cover: Path | None = None
+    images: tuple[DropImage, ...] = ()
 
     @property
     def files(self) -> list[Path]:
-        return [p for p in (self.audio, self.article, self.cover) if p is not None]
+        main = [p for p in (self.audio, self.article, self.cover) if p is not None]
+        return main + [i.path for i in self.images]
+
+    @property
+    def moves(self) -> list[tuple[Path, str]]:
+        """Each file and its name in the workspace's source/."""
+        main = [(p, p.name) for p in (self.audio, self.article, self.cover) if p is not None]
+        return main + [(i.path, i.name) for i in self.images]
 
     @property
     def label(self) -> str:
@@ -86,18 +105,54 @@ def _visible_files(folder: Path) -> list[Path]:
     )
 
 
-def _drop_from(name: str, files: list[Path], where: str) -> Drop:
+def article_images(article: Path, base: Path) -> tuple[DropImage, ...]:
+    """The picture files in `base` (the article's folder) that the article shows; a picture it names
+    that is not there is not the inbox's concern (publishing reports it)."""
+    from pipeline.article import read_image_refs  # Markdown and the sanitizer: only when an article is there
+
+    try:
+        refs = read_image_refs(article)
+    except DiptychError:
+        return ()  # claiming it says what is wrong with the article
+    found = []
+    for ref in refs:
+        inside = inside_folder(ref)
+        if inside is not None and is_image_file(ref) and (base / inside).is_file():
+            found.append(DropImage(inside.as_posix(), base / inside))
+    return tuple(found)
+
+
+def _cover(pictures: list[Path], shown: set[Path], where: str) -> Path | None:
+    """`cover.*` (shown in the article or not), else the one picture the article does not show;
+    any other picture the article does not show is a mistake."""
+    not_shown = [p for p in pictures if p not in shown]
+    named = [p for p in pictures if p.stem.lower() == "cover"]
+    cover = named[0] if len(named) == 1 else (not_shown[0] if len(not_shown) == 1 else None)
+    if any(p != cover for p in not_shown):
+        names = ", ".join(p.name for p in not_shown)
+        raise DropError(
+            f"{where}: the article does not show {names}: keep one picture as the cover "
+            "(or name it cover.jpg) and remove the others, or show them in the article"
+        )
+    return cover
+
+
+def _drop_from(name: str, files: list[Path], where: str, *, base: Path) -> Drop:
     by_kind: dict[str, list[Path]] = defaultdict(list)
     for path in files:
         kind = _kind(path)
         if kind:
             by_kind[kind].append(path)
-    for kind in ("audio", "article", "cover"):
+    for kind in ("audio", "article"):
         if len(by_kind[kind]) > 1:
             names = ", ".join(p.name for p in by_kind[kind])
             raise DropError(f"{where}: {len(by_kind[kind])} {kind} files ({names}): keep one per episode")
-    first = {k: (v[0] if v else None) for k, v in by_kind.items()}
-    return Drop(name=name, audio=first.get("audio"), article=first.get("article"), cover=first.get("cover"))
+    audio = by_kind["audio"][0] if by_kind["audio"] else None
+    article = by_kind["article"][0] if by_kind["article"] else None
+    images = article_images(article, base) if article is not None else ()
+    cover = _cover(by_kind["cover"], {i.path for i in images}, where)
+    images = tuple(i for i in images if i.path != cover)  # a cover the article shows is moved once
+    return Drop(name=name, audio=audio, article=article, cover=cover, images=images)
 
 
 def find_drops(inbox: Path) -> tuple[list[Drop], list[str]]:
@@ -106,20 +161,24 @@ def find_drops(inbox: Path) -> tuple[list[Drop], list[str]]:
     problems: list[str] = []
     if not inbox.is_dir():
         return drops, problems
+    flat = _visible_files(inbox)
+    # Pictures shown by an article in inbox/ go with it, wherever they sit under inbox/.
+    shown = {i.path for a in flat if _kind(a) == "article" for i in article_images(a, inbox)}
     groups: dict[str, list[Path]] = defaultdict(list)
-    for path in _visible_files(inbox):
+    for path in (p for p in flat if p not in shown):
         if _kind(path) is None:
             problems.append(f"inbox/{path.name}: not a recording, article or cover image: left alone")
-            continue
-        groups[path.stem].append(path)
+        else:
+            groups[path.stem].append(path)
     for stem, files in sorted(groups.items()):
         try:
-            drops.append(_drop_from(stem, files, f"inbox/{stem}.*"))
+            drops.append(_drop_from(stem, files, f"inbox/{stem}.*", base=inbox))
         except DropError as exc:
             problems.append(str(exc))
     for folder in sorted(p for p in inbox.iterdir() if p.is_dir() and not p.name.startswith(".")):
+        files = [p for p in _visible_files(folder) if p not in shown]
         try:
-            drop = _drop_from(folder.name, _visible_files(folder), f"inbox/{folder.name}/")
+            drop = _drop_from(folder.name, files, f"inbox/{folder.name}/", base=folder)
         except DropError as exc:
             problems.append(str(exc))
             continue
@@ -212,8 +271,8 @@ def _claim_new(project: ProjectLayout, drop: Drop, meta: EpisodeMeta, audio_sha:
     slug = _unique_slug(project, base)
     layout = project.episode(slug)
     title = _title_for(drop, meta)
-    for path in drop.files:
-        _move(path, layout.source_file(path.name))
+    for path, name in drop.moves:
+        _move(path, layout.source_file(name))
     warnings = [] if drop.article else ["audio only: no article was dropped with the recording"]
     episodes.create_record(
         layout,
@@ -226,7 +285,22 @@ def _claim_new(project: ProjectLayout, drop: Drop, meta: EpisodeMeta, audio_sha:
         language=meta.language,
         warnings=warnings,
     )
+    _note_missing_images(layout)
     return slug
+
+
+def _note_missing_images(layout: EpisodeLayout) -> None:
+    """The pictures the article shows that did not come with it: in the status from the start."""
+    from pipeline.article import read_article
+
+    record = episodes.load_record(layout)
+    if not record.source_article:
+        return
+    try:
+        article = read_article(layout.source_file(record.source_article))
+    except DiptychError:
+        return  # the later stages say what is wrong with the article
+    record_image_warnings(layout, episode_images(layout, article, record.source_article))
 
 
 def _replace_sources(layout: EpisodeLayout, record: EpisodeRecord, drop: Drop, audio_sha: str | None) -> None:
@@ -240,9 +314,10 @@ def _replace_sources(layout: EpisodeLayout, record: EpisodeRecord, drop: Drop, a
         old.append(f"source/{record.source_article}")
     if drop.cover is not None and record.source_cover:
         old.append(f"source/{record.source_cover}")
+    old += [f"source/{i.name}" for i in drop.images if layout.source_file(i.name).exists()]
     _archive(layout, old, reason="replaced by a new drop")
-    for path in drop.files:
-        _move(path, layout.source_file(path.name))
+    for path, name in drop.moves:
+        _move(path, layout.source_file(name))
     updates: dict[str, object] = {}
     if drop.audio is not None:
         updates |= {"source_audio": drop.audio.name, "audio_sha256": audio_sha}
@@ -260,6 +335,7 @@ def _replace_sources(layout: EpisodeLayout, record: EpisodeRecord, drop: Drop, a
                            message="new recording; the earlier one and its review are in history/", **updates)
     else:
         episodes.update_record(layout, **updates)
+    _note_missing_images(layout)
 
 
 def _existing_by_audio(project: ProjectLayout) -> dict[str, str]:
@@ -291,8 +367,7 @@ def claim_drop(project: ProjectLayout, drop: Drop, report: ClaimReport) -> None:
                 "remove it from inbox/"
             )
             return
-        _replace_sources(layout, record, drop if not same_audio else Drop(drop.name, None, drop.article,
-                                                                             drop.cover), audio_sha)
+        _replace_sources(layout, record, replace(drop, audio=None) if same_audio else drop, audio_sha)
         if same_audio and drop.audio is not None:
             report.messages.append(f"inbox/{drop.audio.name}: same recording as '{target}': left in the inbox")
         report.updated.append(target)
@@ -327,4 +402,4 @@ def pending_drops(project: ProjectLayout) -> list[Drop]:
     return [d for d in drops if d.audio is None and d.article is not None and slugify(d.name) not in known]
 
 
-__all__ = ["ClaimReport", "Drop", "claim_drops", "find_drops", "pending_drops", "slugify", "is_valid_slug"]
+__all__ = ["ClaimReport", "Drop", "DropImage", "claim_drops", "find_drops", "pending_drops", "slugify", "is_valid_slug"]

@@ -162,6 +162,17 @@ class Transcript(Strict):
         return " ".join(s.text.strip() for s in self.segments if s.text.strip())
 
 
+class ListPlace(BaseModel):
+    """Where a list item sits: which list, its kind, its number, how deep that list is nested."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    list_id: int  # the list it belongs to, numbered from 1 in reading order (nested lists too)
+    tag: str  # "ul" (bullets) or "ol" (numbered)
+    ordinal: int  # its number: the list's start plus its position (an item's own value= resets it)
+    depth: int = 0  # 0 for a top-level list, 1 for a list inside an item of another list, ...
+
+
 class PairedBlock(Strict):
     index: int
     kind: str  # "heading", "paragraph", "list_item", "quote", "aside", ...
@@ -172,6 +183,7 @@ class PairedBlock(Strict):
     start_s: float | None = None
     end_s: float | None = None
     score: float | None = None
+    list_place: ListPlace | None = None  # list items only
 
 
 class AudioOnlySpan(Strict):

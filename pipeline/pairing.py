@@ -144,6 +144,7 @@ def _paired_block(block: ArticleBlock, span: BlockSpan | None) -> PairedBlock:
         start_s=round(span.start_s, 3) if span else None,
         end_s=round(span.end_s, 3) if span else None,
         score=round(span.score, 3) if span else None,
+        list_place=block.list_place,
     )
 
 

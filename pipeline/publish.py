@@ -31,7 +31,7 @@ from mutagen import MutagenError
 from mutagen.mp3 import MP3
 from pydantic import BaseModel, ConfigDict
 
-from pipeline import captions, chapters, site
+from pipeline import article_images, captions, chapters, site
 from pipeline.article import Article, read_article
 from pipeline.config import EpisodeMeta, Settings, parse_episode_meta
 from pipeline.episodes import load_record, now, set_state, update_record
@@ -95,6 +95,7 @@ class EpisodeSource:
     description: str
     speaker: str | None
     cover: Path | None
+    images: article_images.ArticleImages = article_images.ArticleImages()
 
     @property
     def slug(self) -> str:
@@ -212,6 +213,7 @@ def load_source(project: ProjectLayout, slug: str, settings: Settings) -> Episod
         raise PublishError(f"cannot publish '{record.slug}': {exc}") from exc
     transcript = _read_transcript(layout)
     language = meta.language or record.language or transcript.language or settings.show.language
+    images = article_images.episode_images(layout, article, record.source_article)
     return EpisodeSource(
         layout=layout,
         record=record,
@@ -226,6 +228,7 @@ def load_source(project: ProjectLayout, slug: str, settings: Settings) -> Episod
         description=_summary(meta, article, transcript),
         speaker=meta.speaker or settings.show.speaker,
         cover=_episode_cover(project, layout, meta, record),
+        images=images,
     )
 
 
@@ -290,6 +293,8 @@ def write_episode_folder(
     )
     if src.cover is not None:
         shutil.copyfile(src.cover, dest / str(_cover_name(src.cover)))
+    article_images.copy_images(src.images, dest)
+    article = article_images.publish_article(src.article, src.images, prefix="") if src.article else None
     page = site.EpisodePage(
         slug=src.slug,
         title=src.record.title,
@@ -298,7 +303,7 @@ def write_episode_folder(
         published=src.published_at.date(),
         duration_s=src.duration_s,
         description=truncate_utf8(src.description, limit=PAGE_DESCRIPTION_CHARS),
-        flow=site.article_flow(src.article, src.pairing),
+        flow=site.article_flow(article, src.pairing),
         chapters=tuple(marks),
         segments=site.page_segments(src.transcript, default_speaker=src.speaker),
         cover_name=_cover_name(src.cover),
@@ -320,7 +325,7 @@ def _entry(src: EpisodeSource, folder: Path, settings: Settings) -> SiteEntry:
         duration_s=src.duration_s,
         enclosure_bytes=mp3.st_size,
         description=src.description,
-        content_html=site.sanitize_html(src.article.html) if src.article else "",
+        content_html=_feed_html(src, urls),
         explicit=settings.show.explicit if src.meta.explicit is None else src.meta.explicit,
         episode=src.meta.episode,
         season=src.meta.season,
@@ -329,6 +334,14 @@ def _entry(src: EpisodeSource, folder: Path, settings: Settings) -> SiteEntry:
         audio_key=audio_key(src, urls),
         mp3_stamp=(mp3.st_size, mp3.st_mtime_ns),
     )
+
+
+def _feed_html(src: EpisodeSource, urls: SiteUrls) -> str:
+    """The article for the feed's content:encoded: its pictures at their absolute published address."""
+    if src.article is None:
+        return ""
+    article = article_images.publish_article(src.article, src.images, prefix=urls.at(f"{src.slug}/"))
+    return site.sanitize_html(article.html)
 
 
 def _reusable_mp3(project: ProjectLayout, src: EpisodeSource, urls: SiteUrls) -> Path | None:
@@ -547,10 +560,12 @@ def _build(
 
 
 def _record_publication(sources: list[EpisodeSource]) -> list[str]:
-    """Keep each episode's first publication date for good; list those still to move to published."""
+    """Keep each episode's first publication date for good, and what it lacks in its status; list
+    those still to move to published."""
     for src in sources:
         if src.record.published_at is None:
             update_record(src.layout, published_at=src.published_at)
+        article_images.record_image_warnings(src.layout, src.images)
     return [s.slug for s in sources if s.record.state is EpisodeState.approved]
 
 
@@ -568,6 +583,7 @@ def publish_site(
         sources = [load_source(project, r.slug, settings) for r in rebuild]
         cover = show_cover(project, settings)
         warnings = _warnings(settings, cover) + _cover_warnings(sources)
+        warnings += [f"{s.slug}: {w}" for s in sources for w in s.images.warnings]
         entries = _build(project, sources, settings, full=slugs is None)
         if slugs is not None:
             others = [_listed_entry(project, r, settings) for r in records if r.slug not in named]

@@ -35,12 +35,14 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from pipeline import review
 from pipeline.article import Article, read_article
+from pipeline.article_images import episode_images
 from pipeline.config import Settings
 from pipeline.episodes import load_record
 from pipeline.errors import DiptychError, EpisodeNotFound, ReviewError
 from pipeline.layout import EpisodeLayout, ProjectLayout, is_valid_slug
 from pipeline.models import Pairing, Segment, Transcript
 from pipeline.review import ReviewStateError, StaleReviewError
+from pipeline.review_article import block_looks
 from pipeline.review_guard import MAX_BODY_BYTES, TOKEN_HEADER, Guard, loopback_hosts
 from pipeline.review_view import (
     build_rows,
@@ -238,6 +240,7 @@ def create_app(
             seg_html=seg_html(slug),
             pairing=pairing,
             article_text=lambda block: texts.get(block.index, block.text),
+            looks=block_looks(slug, article, pairing, episode_images(layout, article, record.source_article)),
             todo=review.todo_count(t, low),
             can_undo=review.can_undo(t),
             stale=review.review_is_stale(layout, t),
@@ -252,6 +255,17 @@ def create_app(
             raise HTTPException(404, "no audio yet")
         # FileResponse answers byte ranges (206): browsers need that to seek.
         return FileResponse(layout.master_mp3, media_type="audio/mpeg")
+
+    @app.get("/episodes/{slug}/source/{ref:path}")
+    def picture(slug: str, ref: str) -> FileResponse:
+        """A picture the article shows, read-only from the workspace; nothing else of source/."""
+        layout = layout_of(slug)
+        record = load_record(layout)
+        article = _read_article(layout, record.source_article)
+        file = dict(episode_images(layout, article, record.source_article).found).get(ref)
+        if file is None:
+            raise HTTPException(404, "the article shows no such picture")
+        return FileResponse(file, headers={"X-Content-Type-Options": "nosniff", "Cache-Control": "no-store"})
 
     @app.get("/episodes/{slug}/transcript.txt")
     def export(slug: str) -> PlainTextResponse:

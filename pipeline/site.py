@@ -17,8 +17,10 @@ import nh3
 from markupsafe import Markup
 
 from pipeline.article import Article
+from pipeline.article_html import keep_safe_image_src
 from pipeline.chapters import ChapterMark
-from pipeline.models import PairedBlock, Pairing, Transcript
+from pipeline.lists import list_events
+from pipeline.models import ListPlace, PairedBlock, Pairing, Transcript
 
 TEMPLATES = Path(__file__).parent / "templates" / "site"
 STATIC = Path(__file__).parent / "static"
@@ -83,7 +85,12 @@ MONTHS = {
 # Tags and attributes an article may keep on the page; everything else (scripts, event handlers,
 # styles, forms, frames) goes. `id` stays so that chapters and passages can link to their section.
 ARTICLE_TAGS = set(nh3.ALLOWED_TAGS) - {"area", "map", "center"}
-ARTICLE_ATTRIBUTES = {**{k: set(v) for k, v in nh3.ALLOWED_ATTRIBUTES.items()}, "*": {"id", "lang", "title"}}
+ARTICLE_ATTRIBUTES = {
+    **{k: set(v) for k, v in nh3.ALLOWED_ATTRIBUTES.items()},
+    "*": {"id", "lang", "title"},
+    "img": {"src", "alt", "title", "width", "height"},
+    "li": {"value"},  # an item numbered out of turn (<li value="7">) keeps its number
+}
 URL_SCHEMES = {"http", "https", "mailto"}
 
 
@@ -100,6 +107,7 @@ def sanitize_html(html: str) -> str:
         attributes=ARTICLE_ATTRIBUTES,
         url_schemes=URL_SCHEMES,
         link_rel="noopener noreferrer",
+        attribute_filter=keep_safe_image_src,
     )
 
 
@@ -153,6 +161,7 @@ class PageBlock:
     kind: str
     start_s: float | None = None
     end_s: float | None = None
+    list_place: ListPlace | None = None  # list items: where they sit in their list
 
 
 @dataclass(frozen=True)
@@ -238,17 +247,18 @@ def article_flow(article: Article | None, pairing: Pairing | None) -> tuple[Page
     """The article's blocks in order, paired ones with their times, audio-only passages placed."""
     paired = {b.anchor: b for b in (pairing.blocks if pairing else []) if b.status == "paired"}
 
-    def block(html_text: str, anchor: str, kind: str) -> PageBlock:
+    def block(html_text: str, anchor: str, kind: str, place: ListPlace | None) -> PageBlock:
         match = paired.get(anchor)
         if match is None or match.start_s is None or match.end_s is None:
-            return PageBlock(sanitize_html(html_text), anchor, kind)
-        return PageBlock(sanitize_html(html_text), anchor, kind, match.start_s, match.end_s)
+            return PageBlock(sanitize_html(html_text), anchor, kind, list_place=place)
+        return PageBlock(sanitize_html(html_text), anchor, kind, match.start_s, match.end_s, place)
 
     if article is not None:
         shown = [b for b in article.blocks if not getattr(b, "is_title", False)]
-        blocks = [block(b.html, b.anchor, b.kind) for b in shown]
+        blocks = [block(b.html, b.anchor, b.kind, b.list_place) for b in shown]
     else:
-        blocks = [block(_plain_block_html(b), b.anchor, b.kind) for b in (pairing.blocks if pairing else [])]
+        said = [b for b in (pairing.blocks if pairing else []) if b.text.strip()]
+        blocks = [block(_plain_block_html(b), b.anchor, b.kind, b.list_place) for b in said]
     asides = [PageAside(a.start_s, a.end_s, a.text) for a in (pairing.audio_only if pairing else [])]
     return tuple(place_asides(blocks, asides))
 
@@ -265,18 +275,19 @@ def page_segments(transcript: Transcript, *, default_speaker: str | None) -> tup
 
 
 def _group_lists(flow: Sequence[PageBlock | PageAside]) -> list[tuple[str, object]]:
-    """Consecutive list items share one <ul>; everything else stands alone."""
+    """Consecutive list items make one run of lists (nested as written); everything else stands alone."""
     grouped: list[tuple[str, object]] = []
+    run: list[tuple[PageBlock, ListPlace | None]] = []
     for part in flow:
-        if isinstance(part, PageAside):
-            grouped.append(("aside", part))
-        elif part.html.lstrip().startswith("<li"):
-            if grouped and grouped[-1][0] == "list":
-                grouped[-1][1].append(part)  # type: ignore[attr-defined]
-            else:
-                grouped.append(("list", [part]))
-        else:
-            grouped.append(("block", part))
+        if isinstance(part, PageBlock) and part.html.lstrip().startswith("<li"):
+            run.append((part, part.list_place))
+            continue
+        if run:
+            grouped.append(("list", list_events(run)))
+            run = []
+        grouped.append(("aside", part) if isinstance(part, PageAside) else ("block", part))
+    if run:
+        grouped.append(("list", list_events(run)))
     return grouped
 
 

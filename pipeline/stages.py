@@ -242,13 +242,27 @@ def run_review_gate(project: ProjectLayout, settings: Settings, slug: str, *, ap
     return StageOutcome(slug, "review", True, "awaiting review")
 
 
+def _other_sources(layout: EpisodeLayout, record: EpisodeRecord) -> list[tuple[str, int, int]]:
+    """The article's pictures and anything else in source/ beside the recording, article and cover:
+    a picture added, replaced or removed is a page to publish again."""
+    if not layout.source_dir.is_dir():
+        return []
+    known = {record.source_audio, record.source_article, record.source_cover}
+    files = (p for p in layout.source_dir.rglob("*") if p.is_file())
+    stamps = [(p.relative_to(layout.source_dir).as_posix(), p.stat()) for p in files]
+    return sorted((name, st.st_size, st.st_mtime_ns) for name, st in stamps if name not in known)
+
+
 def publish_key(project: ProjectLayout, settings: Settings, layout: EpisodeLayout, record: EpisodeRecord) -> str:
     path, _ = current_transcript(layout)
-    return sha256_json({
+    key: dict[str, object] = {
         "audio": record.stage_hashes.get("normalize"), "tags": record.stage_hashes.get("tags"),
         "pair": record.stage_hashes.get("pair"), "transcript": sha256_file(path) if path.exists() else None,
         "article": record.article_sha256, "title": record.title, "show": settings.show.model_dump(mode="json"),
-    })
+    }
+    if others := _other_sources(layout, record):  # absent when there are none: earlier keys still hold
+        key["pictures"] = others
+    return sha256_json(key)
 
 
 def run_publish(project: ProjectLayout, settings: Settings, slug: str, *, named: bool = False) -> StageOutcome:

@@ -194,7 +194,10 @@ def test_html_article_parsed_to_blocks_and_sanitized(tmp_path: Path) -> None:
         ("paragraph", "Loose text in a div with emphasis."),
         ("list_item", "item one"),
         ("list_item", "item two"),
+        ("image", ""),  # the picture stays, a block of its own, without its handler
     ]
+    picture = article.blocks[-1]
+    assert picture.anchor == "img-1" and '<img src="x.png">' in picture.html and article.images == ("x.png",)
     for bad in ("<script", "var x", "color:red", "onerror", "Home", "Copyright"):
         assert bad not in article.html
 
