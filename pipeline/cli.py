@@ -142,6 +142,21 @@ def cmd_review(args: argparse.Namespace, project: ProjectLayout, settings: Setti
     return 0
 
 
+def cmd_up(args: argparse.Namespace, project: ProjectLayout, settings: Settings) -> int:
+    from flows.up import UpOptions, run_up
+
+    project.inbox.mkdir(parents=True, exist_ok=True)
+    project.episodes_dir.mkdir(parents=True, exist_ok=True)
+    options = UpOptions(prefect_port=args.prefect_port or settings.up.prefect_port,
+                        review_port=args.review_port or settings.review.port)
+
+    def emit(line: str) -> None:
+        _out(line)
+        sys.stdout.flush()  # one line per event, as it happens, also into a pipe or a log
+
+    return run_up(project, settings, options, emit=emit)
+
+
 def cmd_approve(args: argparse.Namespace, project: ProjectLayout, settings: Settings) -> int:
     from pipeline.review import approve_episode
 
@@ -236,6 +251,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-browser", action="store_true", help="do not open a browser")
     p.add_argument("--export", metavar="FILE", help="write the transcript as text with [mm:ss] marks")
     p.add_argument("--import", dest="import_file", metavar="FILE", help="read an edited export back")
+    p = add("up", cmd_up, "keep running: a local Prefect server and UI, the inbox watched, the review page served")
+    p.add_argument("--prefect-port", type=int, metavar="N",
+                   help="Prefect server and UI (default: up.prefect_port, 4200)")
+    p.add_argument("--review-port", type=int, metavar="N", help="review page (default: review.port, 8765)")
     p = add("approve", cmd_approve, "approve an episode and publish it")
     p.add_argument("slug")
     p = add("reject", cmd_reject, "request changes on an episode")

@@ -101,6 +101,16 @@ class RunSettings(Section):
     settle_s: float = Field(2.0, ge=0.0, le=3600.0)
 
 
+class UpSettings(Section):
+    """`diptych up`: the local Prefect server and the inbox watcher."""
+
+    prefect_port: int = Field(4200, ge=1, le=65535)
+    # How long the Prefect server may take to answer at start (the first start creates its database).
+    prefect_timeout_s: float = Field(120.0, ge=5.0, le=3600.0)
+    # How often the inbox and the episodes' states are looked at.
+    watch_interval_s: float = Field(2.0, ge=0.5, le=300.0)
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="DIPTYCH_", env_nested_delimiter="__", extra="forbid", case_sensitive=False
@@ -112,6 +122,7 @@ class Settings(BaseSettings):
     pairing: PairingSettings = PairingSettings()
     review: ReviewSettings = ReviewSettings()
     run: RunSettings = RunSettings()
+    up: UpSettings = UpSettings()
 
     @classmethod
     def settings_customise_sources(

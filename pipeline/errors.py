@@ -39,3 +39,7 @@ class PublishError(DiptychError):
 
 class EpisodeNotFound(DiptychError):
     """No episode workspace has that slug."""
+
+
+class ServiceError(DiptychError):
+    """A server that `diptych up` starts or uses (Prefect's, the review page's) cannot start or be reached."""
