@@ -1,4 +1,4 @@
-"""Review page speed on a two-hour episode: page load until interactive, and the save round trip.
+"""Review page speed on a two-hour episode: page load until interactive, save, split and merge round trips.
 
 The episode is real material repeated: the real stages (normalize_audio, Whisper base,
 read_article, pair_article) run on ../shared/testdata/speech/udhr-preamble-en.mp3, then its
@@ -155,7 +155,7 @@ def timed_post(page, path: str, payload: dict[str, object]) -> float:
 
 def measure_saves(browser, url: str, saves: int) -> dict[str, list[float]]:
     """Round trips measured in the page: fetch -> apply -> versioned atomic write -> patch back."""
-    out: dict[str, list[float]] = {"save_fetch": [], "save_ui": [], "undo": [], "find": []}
+    out: dict[str, list[float]] = {"save_fetch": [], "save_ui": [], "undo": [], "find": [], "split": [], "merge": []}
     context = browser.new_context(viewport={"width": 1400, "height": 900})
     page = context.new_page()
     page.goto(f"{url}/?token={TOKEN}")
@@ -179,8 +179,27 @@ def measure_saves(browser, url: str, saves: int) -> dict[str, list[float]]:
         node.locator("textarea").press("Enter")
         page.wait_for_function("() => document.getElementById('status').textContent === 'saved'", polling=5)
         out["save_ui"].append(time.perf_counter() - t0)
+    long_ids = page.eval_on_selector_all(
+        ".seg", "els => els.filter(e => e.querySelectorAll('.tx > span').length >= 4).map(e => e.dataset.id)"
+    )
+    for k in range(min(saves, 10)):  # a split and a merge regroup the rows in place
+        node = page.locator(f"#s{long_ids[(k * 131 + 17) % len(long_ids)]}")
+        out["split"].append(timed_in_editor(page, node, "split"))
+        out["merge"].append(timed_in_editor(page, node, "merge"))
     context.close()
     return out
+
+
+def timed_in_editor(page, node, button: str) -> float:
+    """Open the segment's editor, put the cursor in the middle, click `button`, wait for 'saved'."""
+    node.locator(".tx").dblclick()
+    middle = "(a) => { const i = a.value.indexOf(' ', a.value.length >> 1) + 1; a.setSelectionRange(i, i); }"
+    node.locator("textarea").evaluate(middle)
+    page.evaluate("document.getElementById('status').textContent = ''")
+    t0 = time.perf_counter()
+    node.locator(f".editor .{button}").click()
+    page.wait_for_function("() => document.getElementById('status').textContent === 'saved'", polling=5)
+    return time.perf_counter() - t0
 
 
 def row(name: str, values: list[float], target: str) -> str:
@@ -238,6 +257,8 @@ def main() -> None:
     print(row("load event end", page_times["load"], ""))
     print(row("save round trip, fetch in page (edit op)", save_times["save_fetch"], "< 100"))
     print(row("save round trip, Enter in editor -> 'saved'", save_times["save_ui"], ""))
+    print(row("split in editor -> rows regrouped, 'saved'", save_times["split"], ""))
+    print(row("merge in editor -> rows regrouped, 'saved'", save_times["merge"], ""))
     print(row(f"undo round trip (history of {args.saves}+ edits)", save_times["undo"], ""))
     print(row("find preview round trip", save_times["find"], ""))
     load = ", ".join(f"{x:.1f}" for x in os.getloadavg())

@@ -158,9 +158,14 @@ def cmd_up(args: argparse.Namespace, project: ProjectLayout, settings: Settings)
 
 
 def cmd_approve(args: argparse.Namespace, project: ProjectLayout, settings: Settings) -> int:
-    from pipeline.review import approve_episode
+    from pipeline.review import approve_episode, items_left
 
-    approve_episode(project.existing_episode(args.slug))
+    layout = project.existing_episode(args.slug)
+    left = items_left(layout, settings.review.low_confidence)
+    approve_episode(layout, left_to_check=left, anyway=True)  # the command itself is the decision
+    items = "item" if left == 1 else "items"
+    note = f" with {left} {items} left to check (flagged passages or unsure words)" if left else ""
+    _out(f"{args.slug}: approved{note}")
     _publish_now(project, args.slug)
     return 0
 
@@ -255,7 +260,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--prefect-port", type=int, metavar="N",
                    help="Prefect server and UI (default: up.prefect_port, 4200)")
     p.add_argument("--review-port", type=int, metavar="N", help="review page (default: review.port, 8765)")
-    p = add("approve", cmd_approve, "approve an episode and publish it")
+    p = add("approve", cmd_approve, "approve an episode and publish it (says how many items were left to check)")
     p.add_argument("slug")
     p = add("reject", cmd_reject, "request changes on an episode")
     p.add_argument("slug")

@@ -18,7 +18,7 @@ from typing import Any
 from pipeline.episodes import load_record, set_state
 from pipeline.errors import ReviewError
 from pipeline.layout import EpisodeLayout
-from pipeline.models import EpisodeRecord, EpisodeState, Segment, Transcript
+from pipeline.models import EpisodeRecord, EpisodeState, Pairing, Segment, Transcript
 from pipeline.review_edits import (
     Match,
     apply_text_edit,
@@ -34,13 +34,14 @@ from pipeline.review_edits import (
     split_segment,
     undo_last,
 )
-from pipeline.store import file_lock, read_model, sha256_file, write_bytes_atomic, write_model
+from pipeline.store import file_lock, read_model, read_model_or_none, sha256_file, write_bytes_atomic, write_model
 
 __all__ = [
     "Match",
     "ReviewStateError",
     "StaleReviewError",
     "TranscriptCache",
+    "UncheckedItemsError",
     "apply_text_edit",
     "approve_episode",
     "can_undo",
@@ -48,6 +49,7 @@ __all__ = [
     "export_text",
     "find_matches",
     "import_text",
+    "items_left",
     "load_draft",
     "load_for_review",
     "mark_checked",
@@ -72,6 +74,18 @@ class StaleReviewError(ReviewError):
 
 class ReviewStateError(ReviewError):
     """The episode's state does not allow this decision."""
+
+
+class UncheckedItemsError(ReviewStateError):
+    """Approval asked for while flagged passages or unsure words are left to check."""
+
+    def __init__(self, slug: str, left: int) -> None:
+        self.left = left
+        items = "item" if left == 1 else "items"
+        super().__init__(
+            f"{slug}: {left} {items} left to check (flagged passages or unsure words): "
+            "check them first, or approve anyway"
+        )
 
 
 APPROVABLE = (EpisodeState.awaiting_review, EpisodeState.changes_requested, EpisodeState.published)
@@ -107,7 +121,8 @@ def load_for_review(layout: EpisodeLayout) -> Transcript:
 
 
 class TranscriptCache:
-    """Transcripts under review kept in memory while their files are unchanged on disk (a server's).
+    """Transcripts under review (and their pairing) kept in memory while their files are unchanged
+    on disk (a server's).
 
     A two-hour transcript takes 50-100 ms to parse; each edit would otherwise read it again.
     """
@@ -115,6 +130,7 @@ class TranscriptCache:
     def __init__(self) -> None:
         self._cache: dict[str, tuple[object, Transcript]] = {}
         self._drafts: dict[str, tuple[object, Transcript]] = {}
+        self._pairings: dict[str, tuple[object, Pairing | None]] = {}
         self.locks: dict[str, threading.Lock] = {}
         self._guard = threading.Lock()
 
@@ -151,6 +167,16 @@ class TranscriptCache:
         if cached is None or cached[0] != signature:
             cached = (signature, load_draft(layout))
             self._drafts[layout.slug] = cached
+        return cached[1]
+
+    def pairing(self, layout: EpisodeLayout) -> Pairing | None:
+        """pairing.json, parsed once while it is unchanged; None before pairing."""
+        st = layout.pairing_json.stat() if layout.pairing_json.exists() else None
+        signature = (st.st_mtime_ns, st.st_size, st.st_ino) if st else None
+        cached = self._pairings.get(layout.slug)
+        if cached is None or cached[0] != signature:
+            cached = (signature, read_model_or_none(layout.pairing_json, Pairing))
+            self._pairings[layout.slug] = cached
         return cached[1]
 
 
@@ -242,13 +268,22 @@ def todo_count(t: Transcript, low_confidence: float) -> int:
     return sum(needs_check(s, low_confidence) for s in t.segments)
 
 
-def approve_episode(layout: EpisodeLayout) -> EpisodeRecord:
-    """The person approves the episode for publishing."""
+def items_left(layout: EpisodeLayout, low_confidence: float) -> int:
+    """What is left to check in the transcript under review (0 when there is none yet)."""
+    if not (layout.reviewed_json.exists() or layout.draft_json.exists()):
+        return 0
+    return todo_count(load_for_review(layout), low_confidence)
+
+
+def approve_episode(layout: EpisodeLayout, *, left_to_check: int = 0, anyway: bool = False) -> EpisodeRecord:
+    """The person approves the episode for publishing; with items left to check only `anyway`."""
     record = load_record(layout)
     if record.state not in APPROVABLE:
         raise ReviewStateError(
             f"{layout.slug} is {record.state}: only an episode awaiting review can be approved"
         )
+    if left_to_check and not anyway:
+        raise UncheckedItemsError(layout.slug, left_to_check)
     return set_state(layout, EpisodeState.approved, stage="review", message="approved", review_note=None)
 
 

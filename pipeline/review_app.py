@@ -41,7 +41,7 @@ from pipeline.episodes import load_record
 from pipeline.errors import DiptychError, EpisodeNotFound, ReviewError
 from pipeline.layout import EpisodeLayout, ProjectLayout, is_valid_slug
 from pipeline.models import Pairing, Segment, Transcript
-from pipeline.review import ReviewStateError, StaleReviewError
+from pipeline.review import ReviewStateError, StaleReviewError, UncheckedItemsError
 from pipeline.review_article import block_looks
 from pipeline.review_guard import MAX_BODY_BYTES, TOKEN_HEADER, Guard, loopback_hosts
 from pipeline.review_view import (
@@ -81,6 +81,14 @@ class FindRequest(BaseModel):
 
     find: str = Field(max_length=500)
     whole_word: bool = True
+
+
+class ApproveRequest(BaseModel):
+    """Approve; `anyway`: even with flagged passages or unsure words left to check."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    anyway: bool = False
 
 
 class NoteRequest(BaseModel):
@@ -208,7 +216,8 @@ def create_app(
     @app.exception_handler(ReviewError)
     async def review_error(_request: Request, exc: ReviewError) -> JSONResponse:
         status = 409 if isinstance(exc, StaleReviewError | ReviewStateError) else 400
-        return JSONResponse({"error": str(exc)}, status_code=status)
+        left = {"left": exc.left} if isinstance(exc, UncheckedItemsError) else {}
+        return JSONResponse({"error": str(exc), **left}, status_code=status)
 
     @app.get("/", response_class=HTMLResponse)
     def episodes_page() -> HTMLResponse:
@@ -228,7 +237,7 @@ def create_app(
             message = f"No transcript to review yet: the episode is {record.state.replace('_', ' ')}."
             return render("message.html", heading=record.title, message=message)
         t = transcripts.get(layout)
-        pairing = read_model_or_none(layout.pairing_json, Pairing)
+        pairing = transcripts.pairing(layout)
         article = _read_article(layout, record.source_article)
         texts = {b.index: b.text for b in article.blocks} if article else {}
         meta_speaker = str(article.front_matter.get("speaker") or "") if article else ""
@@ -304,7 +313,7 @@ def create_app(
         return JSONResponse(
             {
                 "version": saved.version,
-                "patch": segments_patch(current, saved, low),
+                "patch": segments_patch(current, saved, low, transcripts.pairing(layout)),
                 "todo": review.todo_count(saved, low),
                 "can_undo": review.can_undo(saved),
                 "speaker": saved.speaker or "",
@@ -327,9 +336,13 @@ def create_app(
         return JSONResponse({"count": len(matches), "matches": shown})
 
     @app.post("/api/episodes/{slug}/approve")
-    def approve(slug: str, request: Request) -> JSONResponse:
+    def approve(slug: str, request: Request, body: ApproveRequest | None = None) -> JSONResponse:
         check_write(request)
-        record = review.approve_episode(layout_of(slug))
+        layout = layout_of(slug)
+        with transcripts.lock(slug):
+            has_transcript = layout.reviewed_json.exists() or layout.draft_json.exists()
+            left = review.todo_count(transcripts.get(layout), low) if has_transcript else 0
+            record = review.approve_episode(layout, left_to_check=left, anyway=body is not None and body.anyway)
         if on_approve is not None:
             threading.Thread(target=_run_on_approve, args=(on_approve, slug), daemon=True).start()
         return JSONResponse({"state": str(record.state)})

@@ -233,20 +233,35 @@ def segment_json(seg: Segment, low: float) -> dict[str, object]:
     }
 
 
-def segments_patch(before: Transcript, after: Transcript, low: float) -> dict[str, object]:
-    """What changed between two versions, for the page to redraw only that."""
+def rows_json(rows: list[Row]) -> list[dict[str, object]]:
+    """The grouping alone, as ids: the page moves the nodes it has into rows like these."""
+    return [
+        {"segments": [s.id for s in r.segments], "blocks": [b.index for b in r.blocks], "only_audio": r.only_audio}
+        for r in rows
+    ]
+
+
+def segments_patch(before: Transcript, after: Transcript, low: float, pairing: Pairing | None) -> dict[str, object]:
+    """What changed between two versions, for the page to redraw only that.
+
+    When segments came, went, moved or changed their times, the rows are grouped again and sent
+    whole ("rows"): the page regroups in place, without a reload.
+    """
     old = {s.id: s for s in before.segments}
-    new_ids = [s.id for s in after.segments]
-    new_set = set(new_ids)
+    new_set = {s.id for s in after.segments}
     changed, added = [], []
-    previous: int | None = None
+    regroup = False
     for seg in after.segments:
-        if seg.id not in old:
-            added.append({"after": previous, "segment": segment_json(seg, low)})
-        elif old[seg.id] is not seg and old[seg.id] != seg:
+        was = old.get(seg.id)
+        if was is None:
+            added.append(segment_json(seg, low))
+        elif was is not seg and was != seg:
             changed.append(segment_json(seg, low))
-        previous = seg.id
-    kept_order = [i for i in new_ids if i in old]
-    reorder = kept_order != [s.id for s in before.segments if s.id in new_set]
+            regroup = regroup or (was.start_s, was.end_s) != (seg.start_s, seg.end_s)
     removed = [i for i in old if i not in new_set]
-    return {"changed": changed, "added": added, "removed": removed, "reload": reorder}
+    kept_order = [s.id for s in after.segments if s.id in old]
+    regroup = regroup or bool(added or removed) or kept_order != [s.id for s in before.segments if s.id in new_set]
+    patch: dict[str, object] = {"changed": changed, "added": added, "removed": removed}
+    if regroup:
+        patch["rows"] = rows_json(build_rows(after, pairing))
+    return patch

@@ -385,8 +385,13 @@ def test_decisions(episode) -> None:
     assert record.state == EpisodeState.changes_requested and record.review_note == "Cut the intro."
     with pytest.raises(ReviewError):
         review.request_changes(episode, "   ")
-    record = review.approve_episode(episode)
+    with pytest.raises(review.UncheckedItemsError, match="^udhr-preamble: 1 item left to check .*approve anyway$"):
+        review.approve_episode(episode, left_to_check=1)
+    assert load_record(episode).state == EpisodeState.changes_requested
+    record = review.approve_episode(episode, left_to_check=3, anyway=True)
     assert record.state == EpisodeState.approved and load_record(episode).review_note is None
+    set_state(episode, EpisodeState.awaiting_review, stage="x")
+    record = review.approve_episode(episode)
     with pytest.raises(ReviewError, match="approved"):
         review.approve_episode(episode)
     set_state(episode, EpisodeState.failed, stage="x")

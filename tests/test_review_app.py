@@ -14,6 +14,7 @@ from test_review import make_transcript
 from pipeline.config import Settings
 from pipeline.episodes import create_record, load_record, set_state
 from pipeline.models import Coverage, EpisodeState, PairedBlock, Pairing, Transcript
+from pipeline.review import todo_count
 from pipeline.review_app import create_app
 from pipeline.store import read_model, sha256_file, write_model
 
@@ -177,12 +178,66 @@ def test_approve_and_request_changes(client: TestClient, project, approvals: lis
     r = post(client, "/api/episodes/udhr-preamble/request-changes", {"note": "Fix the names <b>please</b>"})
     assert r.status_code == 200 and r.json()["state"] == "changes_requested"
     assert "Fix the names &lt;b&gt;please&lt;/b&gt;" in client.get("/episodes/udhr-preamble").text
-    r = post(client, "/api/episodes/udhr-preamble/approve", {})
+    left = todo_count(read_model(layout.draft_json, Transcript), Settings().review.low_confidence)
+    assert left > 1
+    refused = post(client, "/api/episodes/udhr-preamble/approve", {})
+    assert refused.status_code == 409 and refused.json()["left"] == left
+    assert refused.json()["error"] == (
+        f"udhr-preamble: {left} items left to check (flagged passages or unsure words): "
+        "check them first, or approve anyway"
+    )
+    assert load_record(layout).state == EpisodeState.changes_requested and approvals == []
+    r = post(client, "/api/episodes/udhr-preamble/approve", {"anyway": True})
     assert r.status_code == 200 and r.json()["state"] == "approved"
     assert client.approved.wait(5) and approvals == ["udhr-preamble"]  # type: ignore[attr-defined]
     assert load_record(layout).state == EpisodeState.approved
     again = post(client, "/api/episodes/udhr-preamble/approve", {})
     assert again.status_code == 409 and "approved" in again.json()["error"]
+
+
+def test_approve_needs_no_confirmation_once_everything_is_checked(client: TestClient, project) -> None:
+    layout = project.episode("udhr-preamble")
+    low = Settings().review.low_confidence
+    draft = read_model(layout.draft_json, Transcript)
+    todo = [s.id for s in draft.segments if todo_count(draft.model_copy(update={"segments": [s]}), low)]
+    for version, seg_id in enumerate(todo):
+        body = {"base_version": version, "op": "check", "segment_id": seg_id}
+        r = post(client, "/api/episodes/udhr-preamble/edit", body)
+        assert r.status_code == 200 and r.json()["todo"] == len(todo) - version - 1
+    r = post(client, "/api/episodes/udhr-preamble/approve", {})
+    assert r.status_code == 200 and load_record(layout).state == EpisodeState.approved
+
+
+def test_a_split_across_two_blocks_regroups_the_rows(client: TestClient, project) -> None:
+    """The answer to a split says which row each half now sits in; a text edit moves no row."""
+    layout = project.episode("udhr-preamble")
+    draft = read_model(layout.draft_json, Transcript)
+    blocks = read_model(layout.pairing_json, Pairing).blocks
+    # A segment that runs from one paired block into the next: split where the next block starts.
+    seg, k, before, block = next(
+        (s, k, a, b)
+        for a, b in zip(blocks, blocks[1:], strict=False)
+        if a.status == b.status == "paired"
+        for s in draft.segments
+        for k, w in enumerate(s.words)
+        if k > 0 and w.start_s == b.start_s and s.words[0].start_s >= (a.start_s or 0)
+    )
+    tokens = seg.text.split()
+    offset = len(" ".join(tokens[:k])) + 1
+    edit = "/api/episodes/udhr-preamble/edit"
+    r = post(client, edit, {"base_version": 0, "op": "split", "segment_id": seg.id, "offset": offset})
+    assert r.status_code == 200, r.text
+    patch = r.json()["patch"]
+    new_id = max(s.id for s in draft.segments) + 1
+    assert [s["id"] for s in patch["added"]] == [new_id] and "reload" not in patch
+    row_of = {i: row for row in patch["rows"] for i in row["segments"]}
+    assert block.index in row_of[new_id]["blocks"] and before.index in row_of[seg.id]["blocks"]
+    reviewed = read_model(layout.reviewed_json, Transcript)
+    assert [i for row in patch["rows"] for i in row["segments"]] == [s.id for s in reviewed.segments]
+    text = post(client, edit, {"base_version": 1, "op": "edit", "segment_id": new_id, "text": "Changed words."})
+    assert "rows" not in text.json()["patch"]
+    merged = post(client, edit, {"base_version": 2, "op": "merge", "segment_id": seg.id}).json()["patch"]
+    assert merged["removed"] == [new_id] and [i for row in merged["rows"] for i in row["segments"]].count(seg.id) == 1
 
 
 def test_audio_answers_byte_ranges(client: TestClient) -> None:

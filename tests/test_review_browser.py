@@ -20,7 +20,7 @@ import pytest
 from pipeline.config import Settings
 from pipeline.episodes import create_record, load_record, set_state
 from pipeline.layout import EpisodeLayout, ProjectLayout
-from pipeline.models import EpisodeState, Transcript
+from pipeline.models import EpisodeState, PairedBlock, Pairing, Segment, Transcript
 from pipeline.store import read_model, sha256_file, write_model
 
 SLUG = "udhr-preamble"
@@ -306,12 +306,167 @@ def test_approve_and_request_changes(page, server: Server) -> None:
     page.wait_for_function("() => document.getElementById('state').textContent === 'changes requested'")
     assert load_record(server.layout).review_note == "Spell the Assembly's name in full."
     page.click("#approve")
+    page.click("#approve-anyway")
     page.wait_for_function("() => document.getElementById('state').textContent === 'approved'")
     assert load_record(server.layout).state == EpisodeState.approved
     deadline = time.monotonic() + 5
     while not server.approved and time.monotonic() < deadline:
         time.sleep(0.05)
     assert server.approved == [SLUG]
+
+
+@pytest.mark.integration
+def test_approving_with_items_left_asks_first(page, server: Server) -> None:
+    left = int(page.locator("#todo").inner_text())
+    assert left > 0
+    page.click("#approve")
+    page.wait_for_selector("#confirm:not([hidden])")
+    assert page.locator("#confirm-left").inner_text() == str(left)
+    assert "left to check" in page.locator("#confirm").inner_text()
+    time.sleep(0.3)  # no request went out: nothing changes on the server
+    assert load_record(server.layout).state == EpisodeState.awaiting_review and server.approved == []
+    page.click("#confirm-next")
+    assert page.locator("#confirm").is_hidden()
+    assert "todo" in (page.locator(".seg.sel").get_attribute("class") or "")
+    page.click("#approve")
+    page.click("#approve-anyway")
+    page.wait_for_function("() => document.getElementById('state').textContent === 'approved'")
+    assert page.locator("#confirm").is_hidden()
+    assert load_record(server.layout).state == EpisodeState.approved
+    deadline = time.monotonic() + 5
+    while not server.approved and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert server.approved == [SLUG]
+
+
+def _owner(blocks: list[PairedBlock], start_s: float, end_s: float) -> int | None:
+    """The article block a passage belongs to: the paired one (not a heading) whose span holds its
+    middle, the latest starting if several do."""
+    mid = (start_s + end_s) / 2
+    holding = [
+        b
+        for b in blocks
+        if b.status == "paired" and b.kind != "heading" and b.start_s is not None and b.end_s is not None
+        if b.start_s <= mid <= b.end_s
+    ]
+    return max(holding, key=lambda b: (b.start_s or 0.0, b.index)).index if holding else None
+
+
+def _split_across_blocks(t: Transcript, blocks: list[PairedBlock]) -> tuple[Segment, int, int, int]:
+    """A segment whose halves, split before word k, belong to two different blocks."""
+    for seg in t.segments:
+        for k in range(1, len(seg.words)):
+            first = _owner(blocks, seg.start_s, seg.words[k - 1].end_s)
+            second = _owner(blocks, seg.words[k].start_s, seg.end_s)
+            if first is not None and second is not None and first != second:
+                return seg, k, first, second
+    raise AssertionError("no segment of the real episode runs from one article block into the next")
+
+
+def _row_holds(pg, seg_id: int, block_index: int) -> bool:
+    row = f"document.getElementById('s{seg_id}').closest('.row')"
+    return bool(pg.evaluate(f"{row}.querySelector('#b{block_index}') !== null"))
+
+
+def _row_ids(pg, seg_id: int) -> list[str]:
+    """The segments and article blocks in the row of a segment, by id."""
+    row = f"document.getElementById('s{seg_id}').closest('.row')"
+    return list(pg.evaluate(f"Array.from({row}.querySelectorAll('.seg, .blk'), (n) => n.id)"))
+
+
+def _top(pg, seg_id: int) -> float:
+    return float(pg.evaluate(f"document.getElementById('s{seg_id}').getBoundingClientRect().top"))
+
+
+@pytest.mark.integration
+def test_split_and_merge_regroup_the_rows_without_a_reload(page, server: Server, tmp_path: Path) -> None:
+    from pipeline.review import export_text
+
+    draft = server.draft
+    blocks = read_model(server.layout.pairing_json, Pairing).blocks
+    seg, k, first_block, second_block = _split_across_blocks(draft, blocks)
+    count = len(draft.segments)
+    page.set_viewport_size({"width": 1400, "height": 700})  # room to scroll both ways around the segment
+    page.evaluate(f"document.getElementById('s{seg.id}').scrollIntoView({{block: 'center'}})")
+    page.evaluate("window.notReloaded = true")
+    page.fill("#find", "tyranny")
+    page.click("#preview")
+    page.wait_for_function("() => document.getElementById('match-count').textContent !== ''")
+    matches = page.locator("#match-count").inner_text()
+    start = draft.segments[max(0, draft.segments.index(seg) - 1)].start_s
+    page.evaluate(f"() => {{ const a = document.getElementById('audio'); a.currentTime = {start}; a.play(); }}")
+    page.wait_for_function(f"() => document.getElementById('audio').currentTime > {start + 0.2}")
+
+    page.locator(f"#s{seg.id} .tx").dblclick()
+    cut = len(" ".join(seg.text.split()[:k])) + 1
+    page.locator(f"#s{seg.id} textarea").evaluate(f"(a) => a.setSelectionRange({cut}, {cut})")
+    page.locator(f"#s{seg.id} .editor .split").scroll_into_view_if_needed()
+    top, heard = _top(page, seg.id), current_time(page)
+    page.locator(f"#s{seg.id} .editor .split").click()
+    page.wait_for_function(f"() => document.querySelectorAll('.seg').length === {count + 1}")
+    new_id = max(s.id for s in draft.segments) + 1
+    assert page.evaluate("window.notReloaded") is True
+    assert _row_holds(page, seg.id, first_block) and _row_holds(page, new_id, second_block)
+    assert not _row_holds(page, new_id, first_block)
+    assert abs(_top(page, seg.id) - top) < 2  # the segment stays where the reviewer saw it
+    assert page.locator(".seg.sel").get_attribute("data-id") == str(seg.id)
+    assert page.evaluate("document.getElementById('audio').paused") is False
+    assert current_time(page) >= heard and page.locator(".seg.playing").count() == 1
+    assert page.input_value("#find") == "tyranny" and page.locator("#match-count").inner_text() == matches
+
+    page.locator(f"#s{seg.id} .tx").dblclick()
+    page.locator(f"#s{seg.id} .editor .merge").click()
+    page.wait_for_function(f"() => document.querySelectorAll('.seg').length === {count}")
+    assert page.evaluate("window.notReloaded") is True and page.locator(f"#s{new_id}").count() == 0
+    assert _row_holds(page, seg.id, first_block) or _row_holds(page, seg.id, second_block)
+    merged_row = _row_ids(page, seg.id)
+    assert f"s{new_id}" not in merged_row
+    assert page.evaluate("document.getElementById('audio').paused") is False
+
+    page.click("#undo")  # takes back the merge: the halves go back to their rows
+    page.wait_for_function(f"() => document.querySelectorAll('.seg').length === {count + 1}")
+    assert _row_holds(page, seg.id, first_block) and _row_holds(page, new_id, second_block)
+    assert page.evaluate("window.notReloaded") is True
+
+    # An import that joins the halves again, while another segment's editor holds unsaved text.
+    other = draft.segments[1]
+    page.locator(f"#s{other.id} .tx").dblclick()
+    page.locator(f"#s{other.id} textarea").fill("words not saved yet")
+    lines = export_text(server.reviewed()).splitlines()
+    i = [s.id for s in server.reviewed().segments].index(new_id)
+    lines[i - 1] += " " + lines.pop(i).split("] ", 1)[1]
+    edited = tmp_path / "joined.txt"
+    edited.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    page.set_input_files("#import", str(edited))
+    page.wait_for_function("() => document.getElementById('status').textContent === 'imported'")
+    assert page.locator(".seg").count() == count and page.evaluate("window.notReloaded") is True
+    assert page.input_value(f"#s{other.id} textarea") == "words not saved yet"
+    assert page.evaluate("document.activeElement.tagName") == "TEXTAREA"
+    assert "words not saved yet" not in server.reviewed().text
+    assert _row_ids(page, seg.id) == merged_row
+
+
+@pytest.mark.integration
+def test_terminal_approve_says_what_is_left_and_approves(real_episode: EpisodeLayout, project: ProjectLayout) -> None:
+    import subprocess
+    import sys
+
+    from pipeline.review import todo_count
+
+    shutil.copytree(real_episode.root, project.episodes_dir / SLUG)
+    left = todo_count(read_model(real_episode.draft_json, Transcript), Settings().review.low_confidence)
+    assert left > 1
+    run = subprocess.run(
+        [sys.executable, "-m", "pipeline", "--root", str(project.root), "approve", SLUG],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert run.returncode == 0, run.stdout + run.stderr
+    said = run.stdout.splitlines()
+    assert said[0] == f"{SLUG}: approved with {left} items left to check (flagged passages or unsure words)"
+    assert said[1].startswith(f"{SLUG}: published")
+    assert load_record(project.episode(SLUG)).state == EpisodeState.published
 
 
 @pytest.mark.integration

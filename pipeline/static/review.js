@@ -19,6 +19,7 @@
   let selected = null;
   let playing = null;
   let editing = null; // {el, textarea, original}
+  let regrouping = false; // nodes are being moved: a focus lost meanwhile is not the person's
 
   function index() {
     segs = Array.from(rows.querySelectorAll(".seg"));
@@ -108,7 +109,7 @@
     if (!response.ok) {
       const message = data.error || data.detail || response.statusText;
       say(typeof message === "string" ? message : "refused");
-      throw new Error(message);
+      throw Object.assign(new Error(message), { data });
     }
     return data;
   }
@@ -122,6 +123,8 @@
       version = data.version;
       applyPatch(data.patch);
       $("todo").textContent = data.todo;
+      $("confirm-left").textContent = data.todo;
+      if (!data.todo) $("confirm").hidden = true;
       $("undo").disabled = !data.can_undo;
       if (document.activeElement !== $("speaker")) $("speaker").value = data.speaker;
       say("saved");
@@ -131,9 +134,11 @@
     return run;
   }
 
+  // Redraw what changed; when segments came, went or moved, regroup the rows in place (no
+  // reload: the player, the scroll position, the selection, the find box and an open editor stay).
   function applyPatch(patch) {
-    if (patch.reload) { location.reload(); return; }
-    const selectedId = selected && selected.dataset.id;
+    const was = selected && { id: selected.dataset.id, s: Number(selected.dataset.s) };
+    const anchor = patch.rows ? viewAnchor() : null;
     for (const id of patch.removed) {
       const node = $("s" + id);
       if (node) node.remove();
@@ -142,15 +147,88 @@
       const node = $("s" + seg.id);
       if (node) node.replaceWith(renderSegment(seg));
     }
-    for (const { after, segment } of patch.added) {
-      const node = renderSegment(segment);
-      const previous = after === null ? null : $("s" + after);
-      if (previous) previous.after(node);
-      else rows.querySelector(".tcol").prepend(node);
-    }
+    if (patch.rows) regroup(patch.rows, patch.added.map(renderSegment));
     index();
-    select(selectedId ? $("s" + selectedId) : null, false);
+    select(was && ($("s" + was.id) || successorOf(was.s)), false);
+    if (anchor && $("s" + anchor.id)) window.scrollBy(0, $("s" + anchor.id).getBoundingClientRect().top - anchor.top);
+    for (const node of rows.querySelectorAll(".seg.playing")) node.classList.remove("playing");
     playing = null;
+    highlight();
+  }
+
+  // The segment in view to keep in place: the selected one, else the first one on screen.
+  function viewAnchor() {
+    let node = selected && selected.isConnected && visible(selected) ? selected : null;
+    if (!node) {
+      let lo = 0, hi = segs.length - 1;
+      while (lo <= hi) {
+        const mid = (lo + hi) >> 1;
+        if (segs[mid].getBoundingClientRect().bottom <= 0) lo = mid + 1; else hi = mid - 1;
+      }
+      node = segs[lo];
+    }
+    return node ? { id: node.dataset.id, top: node.getBoundingClientRect().top } : null;
+  }
+
+  // The segment that now holds time `s` (a merge), else the first one after it.
+  function successorOf(s) {
+    const node = segmentAt(s);
+    if (node && Number(node.dataset.e) > s) return node;
+    return segs[node ? segs.indexOf(node) + 1 : 0] || null;
+  }
+
+  function rowKey(row) {
+    const first = row.querySelector(".acol > .blk") || row.querySelector(".tcol > .seg");
+    return first ? first.id : "";
+  }
+
+  function newRow() {
+    const row = el("div", "row");
+    row.append(el("div", "tcol"));
+    if (!rows.classList.contains("single")) row.append(el("div", "acol"));
+    return row;
+  }
+
+  // Make `parent`'s element children exactly `nodes`, moving only those out of place.
+  function place(parent, nodes) {
+    nodes.forEach((node, i) => {
+      const at = parent.children[i];
+      if (at !== node) parent.insertBefore(node, at || null);
+    });
+    while (parent.children.length > nodes.length) parent.children[nodes.length].remove();
+  }
+
+  // Rows as the server grouped them ({segments: ids, blocks: indexes, only_audio}): rows are
+  // kept by their first block (else first segment) and only what moved is moved.
+  function regroup(layout, added) {
+    const segNodes = new Map(Array.from(rows.querySelectorAll(".seg"), (n) => [n.id, n]));
+    for (const node of added) segNodes.set(node.id, node);
+    const blocks = new Map(Array.from(rows.querySelectorAll(".acol > .blk"), (n) => [n.id, n]));
+    const old = new Map(Array.from(rows.querySelectorAll(":scope > .row:not(.head)"), (r) => [rowKey(r), r]));
+    const focus = editing && document.activeElement === editing.area
+      ? [editing.area.selectionStart, editing.area.selectionEnd] : null;
+    regrouping = true;
+    let cursor = rows.querySelector(":scope > .row.head").nextElementSibling;
+    for (const r of layout) {
+      const key = r.blocks.length ? "b" + r.blocks[0] : "s" + r.segments[0];
+      const row = old.get(key) || newRow();
+      old.delete(key);
+      row.classList.toggle("only-audio", r.only_audio);
+      place(row.querySelector(".tcol"), r.segments.map((id) => segNodes.get("s" + id)).filter(Boolean));
+      const acol = row.querySelector(".acol");
+      if (acol) {
+        const only = r.only_audio ? [acol.querySelector(":scope > .only") || el("p", "only", "only in the episode")] : [];
+        place(acol, only.concat(r.blocks.map((i) => blocks.get("b" + i)).filter(Boolean)));
+      }
+      if (row === cursor) cursor = cursor.nextElementSibling;
+      else rows.insertBefore(row, cursor);
+    }
+    for (const row of old.values()) row.remove();
+    regrouping = false;
+    if (focus && editing && editing.el.isConnected) {
+      editing.area.focus({ preventScroll: true });
+      editing.area.setSelectionRange(focus[0], focus[1]);
+    }
   }
 
   // ---------------------------------------------------------------- listening
@@ -356,7 +434,7 @@
 
   rows.addEventListener("focusout", (event) => {
     // Leaving the editor (not moving inside it) saves, like Enter.
-    if (!editing || !editing.el.contains(event.target)) return;
+    if (regrouping || !editing || !editing.el.contains(event.target)) return;
     if (event.relatedTarget && editing.el.contains(event.relatedTarget)) return;
     finishEdit(true).catch(() => {});
   });
@@ -467,13 +545,34 @@
     node.className = "state st-" + state;
   }
 
-  $("approve").addEventListener("click", async () => {
+  // Approving with items left to check takes a second, deliberate click.
+  function askToConfirm(left) {
+    $("confirm-left").textContent = left;
+    $("confirm").hidden = false;
+    $("approve-anyway").focus();
+  }
+
+  async function approve(anyway) {
     try {
       await queue;
-      const data = await post("approve", {});
+      const data = await post("approve", { anyway });
+      $("confirm").hidden = true;
       showState(data.state);
       say("approved: publishing starts");
-    } catch (e) { /* message shown */ }
+    } catch (e) {
+      if (e.data && e.data.left) askToConfirm(e.data.left);
+    }
+  }
+
+  $("approve").addEventListener("click", async () => {
+    await queue;
+    const left = Number($("todo").textContent);
+    if (left > 0) askToConfirm(left); else approve(false);
+  });
+  $("approve-anyway").addEventListener("click", () => approve(true));
+  $("confirm-next").addEventListener("click", () => {
+    $("confirm").hidden = true;
+    nextTodo();
   });
 
   $("send-note").addEventListener("click", async () => {
