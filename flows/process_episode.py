@@ -147,7 +147,8 @@ def review_summary(project: ProjectLayout, settings: Settings, slug: str) -> str
     return (
         f"# {row.title}\n\n| | |\n|---|---|\n| duration | {row.duration} |\n| language | {row.language} |\n"
         f"| flagged segments | {row.flagged} |\n| coverage | {row.coverage} |\n\n"
-        f"Review it: run `diptych review {slug}` and open {url}\n"
+        f"Review it: run `diptych review {slug}` and open the address it prints ({url}…), or, under "
+        f"`diptych up`, the review page whose address `up` printed.\n"
     )
 
 
