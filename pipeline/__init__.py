@@ -1,3 +1,3 @@
 """diptych: publish a podcast episode and its article, paired."""
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
