@@ -1,7 +1,7 @@
 """The podcast feed: RSS 2.0 with the itunes:, podcast: and content: namespaces.
 
 Built element by element with xml.etree, one small function per namespace, so that escaping is the
-XML library's job. The values come in as plain frozen dataclasses (see pipeline.publish).
+XML library's job. The values come in as plain frozen dataclasses (see pipeline.listing).
 """
 
 from __future__ import annotations
