@@ -10,7 +10,7 @@ from datetime import datetime
 from pathlib import Path
 
 from pipeline import episodes
-from pipeline.inbox import IGNORED_NAMES, PARTIAL_EXTS
+from pipeline.drops import IGNORED_NAMES, PARTIAL_EXTS
 from pipeline.layout import ProjectLayout
 from pipeline.models import EpisodeRecord, EpisodeState
 
