@@ -3,7 +3,8 @@
 It serves on 127.0.0.1 and trusts nobody else: every request must name an allowed Host (no DNS
 rebinding) and stay under 2 MB (pipeline.review_guard); pages need the server's token once (from
 the logged address, then a cookie); state-changing requests need the token in the X-Diptych-Token
-header and a same-origin Origin; every text is escaped by Jinja or set with textContent.
+header and a same-origin Origin; every text is escaped by Jinja or set with textContent. The request
+bodies, and how an edit maps onto pipeline.review, are pipeline.review_requests'.
 """
 
 from __future__ import annotations
@@ -17,7 +18,6 @@ import threading
 import webbrowser
 from collections.abc import Callable
 from pathlib import Path
-from typing import Literal
 from urllib.parse import urlsplit
 
 import jinja2
@@ -31,7 +31,6 @@ from fastapi.responses import (
     Response,
 )
 from markupsafe import Markup
-from pydantic import BaseModel, ConfigDict, Field
 
 from pipeline import review
 from pipeline.article import Article, read_article
@@ -40,10 +39,11 @@ from pipeline.config import Settings
 from pipeline.episodes import load_record
 from pipeline.errors import DiptychError, EpisodeNotFound, ReviewError
 from pipeline.layout import EpisodeLayout, ProjectLayout, is_valid_slug
-from pipeline.models import Pairing, Segment, Transcript
+from pipeline.models import Pairing, Segment
 from pipeline.review import ReviewStateError, StaleReviewError, UncheckedItemsError
 from pipeline.review_article import block_looks
 from pipeline.review_guard import MAX_BODY_BYTES, TOKEN_HEADER, Guard, loopback_hosts
+from pipeline.review_requests import ApproveRequest, FindRequest, NoteRequest, OpRequest, apply_op
 from pipeline.review_view import (
     build_rows,
     clock,
@@ -60,62 +60,6 @@ log = logging.getLogger(__name__)
 HERE = Path(__file__).resolve().parent
 STATIC_FILES = {"review.js": "text/javascript", "review.css": "text/css"}
 OnApprove = Callable[[str], None]
-
-
-class OpRequest(BaseModel):
-    """One edit from the page, made on top of `base_version`."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    base_version: int = Field(ge=0)
-    op: Literal["edit", "merge", "split", "replace", "speaker", "check", "undo", "import"]
-    segment_id: int | None = None
-    text: str = Field("", max_length=1_500_000)
-    offset: int = 0
-    find: str = Field("", max_length=500)
-    whole_word: bool = True
-
-
-class FindRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    find: str = Field(max_length=500)
-    whole_word: bool = True
-
-
-class ApproveRequest(BaseModel):
-    """Approve; `anyway`: even with flagged passages or unsure words left to check."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    anyway: bool = False
-
-
-class NoteRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    note: str = Field(max_length=review.MAX_NOTE_CHARS)
-
-
-def _apply(body: OpRequest, t: Transcript, draft: Callable[[], Transcript]) -> Transcript:
-    sid = body.segment_id
-    if body.op in ("edit", "merge", "split", "check") and sid is None:
-        raise ReviewError(f"'{body.op}' needs a segment")
-    if body.op == "edit":
-        return review.apply_text_edit(t, sid or 0, body.text)
-    if body.op == "merge":
-        return review.merge_segments(t, sid or 0)
-    if body.op == "split":
-        return review.split_segment(t, sid or 0, body.offset)
-    if body.op == "replace":
-        return review.replace_all(t, body.find, body.text, whole_word=body.whole_word)
-    if body.op == "speaker":
-        return review.set_speaker(t, body.text, sid)
-    if body.op == "check":
-        return review.mark_checked(t, sid or 0)
-    if body.op == "undo":
-        return review.undo_last(t, draft())
-    return review.import_text(body.text, t)
 
 
 def _read_article(layout: EpisodeLayout, source_article: str | None) -> Article | None:
@@ -305,7 +249,7 @@ def create_app(
                     f"{slug}: the transcript changed in another tab/window: reload the page "
                     f"(version {current.version} is saved, this page has version {body.base_version})"
                 )
-            new = _apply(body, current, lambda: transcripts.draft(layout))
+            new = apply_op(body, current, lambda: transcripts.draft(layout))
             saved = (
                 current if new is current else review.save_review(layout, new, base_version=body.base_version)
             )
