@@ -13,7 +13,7 @@ from test_review import make_transcript
 
 from pipeline.config import Settings
 from pipeline.episodes import create_record, load_record, set_state
-from pipeline.models import Coverage, EpisodeState, PairedBlock, Pairing, Transcript
+from pipeline.models import AudioOnlySpan, Coverage, EpisodeState, PairedBlock, Pairing, Transcript
 from pipeline.review import todo_count
 from pipeline.review_app import create_app
 from pipeline.store import read_model, sha256_file, write_model
@@ -25,6 +25,26 @@ EVIL = "<script>alert('owned')</script>"
 
 def paragraphs(speech: Path) -> list[str]:
     return [p for p in (speech / "udhr-preamble-en.txt").read_text(encoding="utf-8").split("\n\n") if p.strip()]
+
+
+def make_pairing(
+    blocks: list[PairedBlock],
+    *,
+    told: float = 0.8,
+    covered: float = 0.7,
+    transcript_sha256: str = "0" * 64,
+    audio_only: list[AudioOnlySpan] | None = None,
+) -> Pairing:
+    """A pairing of `blocks` as the pair stage writes it, with the given coverage."""
+    return Pairing(
+        blocks=blocks,
+        audio_only=audio_only or [],
+        coverage=Coverage(article_told=told, episode_covered=covered),
+        method="test",
+        transcript_source="draft",
+        transcript_sha256=transcript_sha256,
+        article_sha256="0" * 64,
+    )
 
 
 def build_episode(project, speech: Path, slug: str = "udhr-preamble", *, evil: bool = False) -> Transcript:
@@ -61,14 +81,7 @@ def build_episode(project, speech: Path, slug: str = "udhr-preamble", *, evil: b
             )
         )
         pos += n
-    pairing = Pairing(
-        blocks=blocks,
-        coverage=Coverage(article_told=0.9, episode_covered=0.85),
-        method="test",
-        transcript_source="draft",
-        transcript_sha256=sha256_file(layout.draft_json),
-        article_sha256="0" * 64,
-    )
+    pairing = make_pairing(blocks, told=0.9, covered=0.85, transcript_sha256=sha256_file(layout.draft_json))
     write_model(layout.pairing_json, pairing)
     set_state(layout, EpisodeState.awaiting_review, stage="pair", duration_s=t.duration_s, language="en")
     return t
@@ -346,13 +359,12 @@ def _block(index: int, kind: str, status: str, start: float | None = None, end: 
 
 
 def test_rows_put_each_block_beside_its_passage() -> None:
-    from pipeline.models import AudioOnlySpan
     from pipeline.review_view import build_rows
 
     t = make_transcript(" ".join(f"w{k}" for k in range(120)), words_per_segment=10)
     seg = t.segments  # 12 segments
-    pairing = Pairing(
-        blocks=[
+    pairing = make_pairing(
+        [
             _block(0, "heading", "paired", seg[0].start_s, seg[-1].end_s),  # a heading spans its section
             _block(1, "paragraph", "paired", seg[0].start_s, seg[3].end_s),
             _block(2, "paragraph", "text_only"),
@@ -360,11 +372,6 @@ def test_rows_put_each_block_beside_its_passage() -> None:
             _block(4, "paragraph", "paired", seg[7].start_s, seg[-1].end_s),
         ],
         audio_only=[AudioOnlySpan(start_s=seg[4].start_s, end_s=seg[6].end_s, text="...")],
-        coverage=Coverage(article_told=0.8, episode_covered=0.7),
-        method="test",
-        transcript_source="draft",
-        transcript_sha256="0" * 64,
-        article_sha256="0" * 64,
     )
     rows = build_rows(t, pairing)
     assert [[s.id for s in r.segments] for r in rows] == [[0, 1, 2, 3], [4, 5, 6], [7, 8, 9, 10, 11]]
@@ -379,18 +386,13 @@ def test_a_short_block_inside_a_long_segment_sits_beside_it() -> None:
     t = make_transcript(" ".join(f"w{k}" for k in range(60)), words_per_segment=10)
     seg = t.segments  # 6 segments
     inside = seg[3].words[1]
-    pairing = Pairing(
-        blocks=[
+    pairing = make_pairing(
+        [
             _block(0, "paragraph", "paired", seg[0].start_s, seg[1].end_s),
             _block(1, "paragraph", "paired", inside.start_s, inside.end_s),  # shorter than its segment
             _block(2, "paragraph", "text_only"),
             _block(3, "paragraph", "paired", seg[4].start_s, seg[5].end_s),
         ],
-        coverage=Coverage(article_told=0.8, episode_covered=0.7),
-        method="test",
-        transcript_source="draft",
-        transcript_sha256="0" * 64,
-        article_sha256="0" * 64,
     )
     rows = build_rows(t, pairing)
     assert [[s.id for s in r.segments] for r in rows] == [[0, 1], [2, 3], [4, 5]]
@@ -398,7 +400,6 @@ def test_a_short_block_inside_a_long_segment_sits_beside_it() -> None:
 
 
 def test_only_in_the_episode_is_shown(project, speech: Path) -> None:
-    from pipeline.models import AudioOnlySpan
 
     t = build_episode(project, speech)
     layout = project.episode("udhr-preamble")

@@ -5,11 +5,12 @@ from __future__ import annotations
 
 from fastapi.testclient import TestClient
 from test_review import make_transcript
+from test_review_app import make_pairing
 
 from pipeline.article import read_article
 from pipeline.config import Settings
 from pipeline.episodes import create_record, set_state
-from pipeline.models import Coverage, EpisodeState, PairedBlock, Pairing
+from pipeline.models import EpisodeState, PairedBlock
 from pipeline.review_app import create_app
 from pipeline.store import sha256_file, write_model
 
@@ -45,14 +46,7 @@ def build(project) -> None:  # type: ignore[no-untyped-def]
         )
         for b in article.blocks
     ]
-    pairing = Pairing(
-        blocks=blocks,
-        coverage=Coverage(article_told=0.0, episode_covered=0.0),
-        method="test",
-        transcript_source="draft",
-        transcript_sha256=sha256_file(layout.draft_json),
-        article_sha256="0" * 64,
-    )
+    pairing = make_pairing(blocks, told=0.0, covered=0.0, transcript_sha256=sha256_file(layout.draft_json))
     write_model(layout.pairing_json, pairing)
     set_state(layout, EpisodeState.awaiting_review, stage="pair", duration_s=t.duration_s, language="en")
 
