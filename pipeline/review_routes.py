@@ -11,13 +11,11 @@ from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, PlainTex
 from pipeline import review
 from pipeline.article_images import episode_images
 from pipeline.episodes import load_record
-from pipeline.models import Pairing
 from pipeline.review import StaleReviewError
 from pipeline.review_article import block_looks
 from pipeline.review_context import HERE, ReviewContext
 from pipeline.review_requests import ApproveRequest, FindRequest, NoteRequest, OpRequest, apply_op
 from pipeline.review_view import build_rows, episode_row, segments_patch, sort_episodes
-from pipeline.store import read_model_or_none
 
 STATIC_FILES = {"review.js": "text/javascript", "review.css": "text/css"}
 
@@ -29,7 +27,7 @@ def render_episodes(ctx: ReviewContext) -> HTMLResponse:
         layout = ctx.project.episode(slug)
         record = load_record(layout)
         t = ctx.transcripts.get(layout) if layout.draft_json.exists() else None
-        rows.append(episode_row(record, t, read_model_or_none(layout.pairing_json, Pairing), ctx.low))
+        rows.append(episode_row(record, t, ctx.transcripts.pairing(layout), ctx.low))
     return ctx.render("list.html", episodes=sort_episodes(rows), show=ctx.settings.show)
 
 
