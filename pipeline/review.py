@@ -11,9 +11,10 @@ from __future__ import annotations
 import logging
 import re
 import threading
+from collections.abc import Callable
 from contextlib import AbstractContextManager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from pipeline.episodes import load_record, set_state
 from pipeline.errors import ReviewError
@@ -66,6 +67,7 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 class StaleReviewError(ReviewError):
@@ -161,23 +163,27 @@ class TranscriptCache:
 
     def draft(self, layout: EpisodeLayout) -> Transcript:
         """draft.json, parsed once while it is unchanged (undo replays the history on it)."""
-        st = layout.draft_json.stat() if layout.draft_json.exists() else None
-        signature = (st.st_mtime_ns, st.st_size, st.st_ino) if st else None
-        cached = self._drafts.get(layout.slug)
-        if cached is None or cached[0] != signature:
-            cached = (signature, load_draft(layout))
-            self._drafts[layout.slug] = cached
-        return cached[1]
+        return _parsed_once(self._drafts, layout.slug, layout.draft_json, lambda: load_draft(layout))
 
     def pairing(self, layout: EpisodeLayout) -> Pairing | None:
         """pairing.json, parsed once while it is unchanged; None before pairing."""
-        st = layout.pairing_json.stat() if layout.pairing_json.exists() else None
-        signature = (st.st_mtime_ns, st.st_size, st.st_ino) if st else None
-        cached = self._pairings.get(layout.slug)
-        if cached is None or cached[0] != signature:
-            cached = (signature, read_model_or_none(layout.pairing_json, Pairing))
-            self._pairings[layout.slug] = cached
-        return cached[1]
+        return _parsed_once(
+            self._pairings, layout.slug, layout.pairing_json, lambda: read_model_or_none(layout.pairing_json, Pairing)
+        )
+
+
+def _parsed_once(cache: dict[str, tuple[object, T]], slug: str, path: Path, parse: Callable[[], T]) -> T:
+    """`parse()`'s result for `slug`, kept in `cache` while `path` is the same file (or still missing)."""
+    try:
+        st = path.stat()
+        signature: object = (st.st_mtime_ns, st.st_size, st.st_ino)
+    except FileNotFoundError:
+        signature = None
+    cached = cache.get(slug)
+    if cached is None or cached[0] != signature:
+        cached = (signature, parse())
+        cache[slug] = cached
+    return cached[1]
 
 
 def review_is_stale(layout: EpisodeLayout, t: Transcript) -> bool:
