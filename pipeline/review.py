@@ -274,11 +274,14 @@ def todo_count(t: Transcript, low_confidence: float) -> int:
     return sum(needs_check(s, low_confidence) for s in t.segments)
 
 
-def items_left(layout: EpisodeLayout, low_confidence: float) -> int:
-    """What is left to check in the transcript under review (0 when there is none yet)."""
+def items_left(
+    layout: EpisodeLayout, low_confidence: float, *, load: Callable[[EpisodeLayout], Transcript] = load_for_review
+) -> int:
+    """What is left to check in the transcript under review (0 when there is none yet); `load`
+    reads that transcript (a server passes its cache's)."""
     if not (layout.reviewed_json.exists() or layout.draft_json.exists()):
         return 0
-    return todo_count(load_for_review(layout), low_confidence)
+    return todo_count(load(layout), low_confidence)
 
 
 def approve_episode(layout: EpisodeLayout, *, left_to_check: int = 0, anyway: bool = False) -> EpisodeRecord:

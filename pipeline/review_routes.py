@@ -178,8 +178,7 @@ def api_routes(ctx: ReviewContext) -> APIRouter:
         ctx.check_write(request)
         layout = ctx.layout_of(slug)
         with ctx.transcripts.lock(slug):
-            has_transcript = layout.reviewed_json.exists() or layout.draft_json.exists()
-            left = review.todo_count(ctx.transcripts.get(layout), ctx.low) if has_transcript else 0
+            left = review.items_left(layout, ctx.low, load=ctx.transcripts.get)
             record = review.approve_episode(layout, left_to_check=left, anyway=body is not None and body.anyway)
         ctx.start_on_approve(slug)
         return JSONResponse({"state": str(record.state)})
