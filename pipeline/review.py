@@ -55,6 +55,7 @@ __all__ = [
     "load_for_review",
     "mark_checked",
     "merge_segments",
+    "parsed_once",
     "needs_check",
     "replace_all",
     "request_changes",
@@ -163,26 +164,26 @@ class TranscriptCache:
 
     def draft(self, layout: EpisodeLayout) -> Transcript:
         """draft.json, parsed once while it is unchanged (undo replays the history on it)."""
-        return _parsed_once(self._drafts, layout.slug, layout.draft_json, lambda: load_draft(layout))
+        return parsed_once(self._drafts, layout.slug, layout.draft_json, lambda: load_draft(layout))
 
     def pairing(self, layout: EpisodeLayout) -> Pairing | None:
         """pairing.json, parsed once while it is unchanged; None before pairing."""
-        return _parsed_once(
+        return parsed_once(
             self._pairings, layout.slug, layout.pairing_json, lambda: read_model_or_none(layout.pairing_json, Pairing)
         )
 
 
-def _parsed_once(cache: dict[str, tuple[object, T]], slug: str, path: Path, parse: Callable[[], T]) -> T:
-    """`parse()`'s result for `slug`, kept in `cache` while `path` is the same file (or still missing)."""
+def parsed_once(cache: dict[str, tuple[object, T]], key: str, path: Path, parse: Callable[[], T]) -> T:
+    """`parse()`'s result for `key`, kept in `cache` while `path` is the same file (or still missing)."""
     try:
         st = path.stat()
         signature: object = (st.st_mtime_ns, st.st_size, st.st_ino)
     except FileNotFoundError:
         signature = None
-    cached = cache.get(slug)
+    cached = cache.get(key)
     if cached is None or cached[0] != signature:
         cached = (signature, parse())
-        cache[slug] = cached
+        cache[key] = cached
     return cached[1]
 
 

@@ -59,6 +59,8 @@ class ReviewContext:
     transcripts: review.TranscriptCache = field(default_factory=review.TranscriptCache)
     # A segment's HTML, kept while the segment object is the same: (slug, segment id) -> (segment, html).
     fragments: dict[tuple[str, int], tuple[Segment, Markup]] = field(default_factory=dict)
+    # The creator's article, parsed once while its file is unchanged: path -> (file's identity, article).
+    articles: dict[str, tuple[object, Article]] = field(default_factory=dict)
 
     @property
     def low(self) -> float:
@@ -113,11 +115,14 @@ class ReviewContext:
         return HTMLResponse(html, headers={"Cache-Control": "no-store"})
 
     def read_article(self, layout: EpisodeLayout, source_article: str | None) -> Article | None:
-        """The creator's article, or None when it cannot be read (pairing.json holds its blocks' text)."""
+        """The creator's article, or None when it cannot be read (pairing.json holds its blocks' text).
+
+        Parsed once while its file is unchanged: the page and each of its pictures need it."""
         if not source_article:
             return None
+        path = layout.source_dir / source_article
         try:
-            return read_article(layout.source_dir / source_article)
+            return review.parsed_once(self.articles, str(path), path, lambda: read_article(path))
         except (DiptychError, NotImplementedError, OSError) as exc:
             self.log.info("%s: article not read (%s); showing the paired blocks' text", layout.slug, exc)
             return None
