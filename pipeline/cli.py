@@ -158,13 +158,12 @@ def cmd_up(args: argparse.Namespace, project: ProjectLayout, settings: Settings)
 
 
 def cmd_approve(args: argparse.Namespace, project: ProjectLayout, settings: Settings) -> int:
-    from pipeline.review import approve_episode, items_left
+    from pipeline.review import approve_episode, describe_left, items_left
 
     layout = project.existing_episode(args.slug)
     left = items_left(layout, settings.review.low_confidence)
     approve_episode(layout, left_to_check=left, anyway=True)  # the command itself is the decision
-    items = "item" if left == 1 else "items"
-    note = f" with {left} {items} left to check (flagged passages or unsure words)" if left else ""
+    note = f" with {describe_left(left)}" if left else ""
     _out(f"{args.slug}: approved{note}")
     _publish_now(project, args.slug)
     return 0

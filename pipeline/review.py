@@ -46,6 +46,7 @@ __all__ = [
     "apply_text_edit",
     "approve_episode",
     "can_undo",
+    "describe_left",
     "display_text",
     "export_text",
     "find_matches",
@@ -79,16 +80,18 @@ class ReviewStateError(ReviewError):
     """The episode's state does not allow this decision."""
 
 
+def describe_left(left: int) -> str:
+    """'3 items left to check (…)', as the refused approval and `diptych approve` say it."""
+    items = "item" if left == 1 else "items"
+    return f"{left} {items} left to check (flagged passages or unsure words)"
+
+
 class UncheckedItemsError(ReviewStateError):
     """Approval asked for while flagged passages or unsure words are left to check."""
 
     def __init__(self, slug: str, left: int) -> None:
         self.left = left
-        items = "item" if left == 1 else "items"
-        super().__init__(
-            f"{slug}: {left} {items} left to check (flagged passages or unsure words): "
-            "check them first, or approve anyway"
-        )
+        super().__init__(f"{slug}: {describe_left(left)}: check them first, or approve anyway")
 
 
 APPROVABLE = (EpisodeState.awaiting_review, EpisodeState.changes_requested, EpisodeState.published)
