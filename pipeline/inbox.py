@@ -16,7 +16,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from pipeline import episodes
-from pipeline.article_images import episode_images, record_image_warnings
+from pipeline.article_images import find_images, record_image_warnings
 from pipeline.config import EpisodeMeta, parse_episode_meta
 from pipeline.drops import Drop, DropImage, find_drops, settled_drops
 from pipeline.errors import DiptychError, DropError
@@ -121,16 +121,17 @@ def _claim_new(project: ProjectLayout, drop: Drop, meta: EpisodeMeta, audio_sha:
 
 def _note_missing_images(layout: EpisodeLayout) -> None:
     """The pictures the article shows that did not come with it: in the status from the start."""
-    from pipeline.article import read_article
+    from pipeline.article import read_image_refs
 
     record = episodes.load_record(layout)
     if not record.source_article:
         return
     try:
-        article = read_article(layout.source_file(record.source_article))
+        refs = read_image_refs(layout.source_file(record.source_article))
     except DiptychError:
         return  # the later stages say what is wrong with the article
-    record_image_warnings(layout, episode_images(layout, article, record.source_article))
+    images = find_images(refs, layout.source_dir, article_name=record.source_article)
+    record_image_warnings(layout, images)
 
 
 def _replace_sources(layout: EpisodeLayout, record: EpisodeRecord, drop: Drop, audio_sha: str | None) -> None:
