@@ -56,6 +56,10 @@ def image_refs(html: str) -> tuple[str, ...]:
     """The local pictures of (sanitized) article HTML, in order, each once."""
     if "<img" not in html:
         return ()
+    return _refs_in(parse_tree(html))
+
+
+def _refs_in(root: Node) -> tuple[str, ...]:
     found: list[str] = []
 
     def walk(node: Node) -> None:
@@ -67,7 +71,7 @@ def image_refs(html: str) -> tuple[str, ...]:
                 found.append(ref)
             walk(child)
 
-    walk(parse_tree(html))
+    walk(root)
     return tuple(found)
 
 
@@ -169,9 +173,11 @@ def _rewrite(node: Node, images: ArticleImages, prefix: str) -> None:
 
 def rewrite_images(html: str, images: ArticleImages, *, prefix: str) -> str:
     """`html` with its local pictures at `prefix` + their published path; web addresses kept."""
-    if not image_refs(html):
+    if "<img" not in html:
         return html
-    root = parse_tree(html)
+    root = parse_tree(html)  # parsed once: to see whether it shows a local picture, then to rewrite it
+    if not _refs_in(root):
+        return html
     _rewrite(root, images, prefix)
     return render_children(root)
 
