@@ -62,7 +62,7 @@ def build_wav(path: Path, pool: np.ndarray, hours: float, *, stereo: bool) -> No
 
 def child(source: Path, workdir: Path) -> None:
     """Run in the child process: one normalization, its report as JSON on stdout."""
-    from pipeline.audio import Id3Tags, normalize_audio
+    from pipeline.audio.normalize import Id3Tags, normalize_audio
     from pipeline.config import AudioSettings
     from pipeline.layout import EpisodeLayout
 

@@ -32,10 +32,10 @@ from scoring import (  # noqa: E402
     transcribe_case,
 )
 
-from pipeline.article import read_article  # noqa: E402
+from pipeline.article.reader import read_article  # noqa: E402
 from pipeline.config import PairingSettings  # noqa: E402
 from pipeline.models import Transcript  # noqa: E402
-from pipeline.pairing import describe_coverage, pair_article  # noqa: E402
+from pipeline.pairing.pair import describe_coverage, pair_article  # noqa: E402
 
 SPEECH = HERE.parent.parent / "shared" / "testdata" / "speech"
 METHODS = ("lexical", "semantic", "hybrid")

@@ -24,9 +24,13 @@ from collections.abc import Callable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
+sys.path[:0] = [str(ROOT)]
 
-from test_publish_helpers import (  # noqa: E402
+from pipeline.config import Settings  # noqa: E402
+from pipeline.layout import ProjectLayout  # noqa: E402
+from pipeline.models import AudioOnlySpan  # noqa: E402
+from pipeline.publish.build import publish_site  # noqa: E402
+from tests.factories import (  # noqa: E402
     article_markdown,
     encode_mp3,
     make_episode,
@@ -35,11 +39,6 @@ from test_publish_helpers import (  # noqa: E402
     pairing_for,
     paragraphs_of,
 )
-
-from pipeline.config import Settings  # noqa: E402
-from pipeline.layout import ProjectLayout  # noqa: E402
-from pipeline.models import AudioOnlySpan  # noqa: E402
-from pipeline.publish import publish_site  # noqa: E402
 
 SPEECH = ROOT.parent / "shared" / "testdata" / "speech"
 TRANSCRIPT_WORDS = 2000

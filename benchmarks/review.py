@@ -26,21 +26,19 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
-
-from test_review_browser import (  # noqa: E402
-    CHROMIUM,
-    CHROMIUM_ARGS,
-    SLUG,
-    TOKEN,
-    build_real_episode,
-    start_server,
-)
+sys.path[:0] = [str(ROOT)]
 
 from pipeline.config import Settings  # noqa: E402
 from pipeline.layout import ProjectLayout  # noqa: E402
 from pipeline.models import Pairing, Transcript  # noqa: E402
 from pipeline.store import read_model, write_model  # noqa: E402
+from tests.factories import CHROMIUM, CHROMIUM_ARGS  # noqa: E402
+from tests.review.test_review_browser import (  # noqa: E402
+    SLUG,
+    TOKEN,
+    build_real_episode,
+    start_server,
+)
 
 SPEECH = ROOT.parent / "shared" / "testdata" / "speech"
 TARGET_WORDS = 20_000
@@ -215,7 +213,7 @@ def main() -> None:
     args = parser.parse_args()
     from playwright.sync_api import sync_playwright
 
-    from pipeline.review_app import create_app
+    from pipeline.review.app import create_app
 
     work = Path(tempfile.mkdtemp(prefix="diptych-review-bench-"))
     if args.reuse is None:

@@ -85,7 +85,7 @@ class Recording:
 
 
 def recordings(only: list[str] | None = None) -> list[Recording]:
-    from pipeline.transcribe import load_speech
+    from pipeline.transcribe.stage import load_speech
 
     found = []
     for audio in sorted(p for p in SPEECH.iterdir() if p.suffix in AUDIO_SUFFIXES):
@@ -99,7 +99,7 @@ def recordings(only: list[str] | None = None) -> list[Recording]:
 
 
 def article_from(text: str) -> Any:
-    from pipeline.article import Article, ArticleBlock
+    from pipeline.article.reader import Article, ArticleBlock
 
     paragraphs = [p.strip() for p in text.split("\n\n") if p.strip()]
     blocks = tuple(
@@ -122,7 +122,7 @@ def word_error_rate(reference: str, hypothesis: str, language: str) -> tuple[int
 
 def name_hits(reference: str, hypothesis: str) -> tuple[int, int]:
     """Article names (as extract_terms finds them) spelled exactly so in the transcript."""
-    from pipeline.vocabulary import extract_terms
+    from pipeline.transcribe.vocabulary import extract_terms
 
     terms = extract_terms(article_from(reference))
     return sum(t.text in hypothesis for t in terms), len(terms)
@@ -133,8 +133,8 @@ def name_hits(reference: str, hypothesis: str) -> tuple[int, int]:
 
 def run_config(name: str, runs: int, only: list[str] | None) -> dict[str, Any]:
     from pipeline.config import TranscribeSettings
-    from pipeline.transcribe import transcribe_audio
-    from pipeline.whisper_models import default_models_dir, install_model
+    from pipeline.transcribe.model_cache import default_models_dir, install_model
+    from pipeline.transcribe.stage import transcribe_audio
 
     overrides, with_article = CONFIGS[name]
     settings = TranscribeSettings(**overrides)
@@ -209,7 +209,7 @@ def long_run(mode: str) -> dict[str, Any]:
     """
     import numpy as np
 
-    from pipeline.transcribe import load_speech
+    from pipeline.transcribe.stage import load_speech
 
     pieces = [load_speech(r.audio) for r in recordings() if r.language == "fr"]
     one = np.concatenate(pieces)
@@ -235,11 +235,11 @@ import sys
 from pathlib import Path
 import whisper
 from pipeline.config import TranscribeSettings
-from pipeline.engines.base import ProgressClock
-from pipeline.engines.openai_engine import _hook_whisper, _to_segments
-from pipeline.guards import apply_guards
-from pipeline.transcribe import load_speech, open_engine, transcribe_audio
-from pipeline.whisper_models import default_models_dir
+from pipeline.transcribe.engines.base import ProgressClock
+from pipeline.transcribe.engines.openai_engine import _hook_whisper, _to_segments
+from pipeline.transcribe.guards import apply_guards
+from pipeline.transcribe.stage import load_speech, open_engine, transcribe_audio
+from pipeline.transcribe.model_cache import default_models_dir
 path, mode = Path(sys.argv[1]), sys.argv[2]
 settings = TranscribeSettings()
 if mode == "full":

@@ -20,7 +20,7 @@ def locks_dir() -> Path:
 @contextmanager
 def machine_slot(name: str, slots: int, *, poll_s: float = 0.5) -> Iterator[int]:
     """Hold one of `slots` file locks named `name`; wait until one is free."""
-    handles = [open(locks_dir() / f"{name}.{i}.lock", "a+") for i in range(slots)]  # noqa: SIM115
+    handles = [open(locks_dir() / f"{name}.{i}.lock", "a+") for i in range(slots)]
     try:
         while True:
             for i, fh in enumerate(handles):

@@ -7,23 +7,27 @@ hashes and options (pipeline.stages.cache_key), so a re-run with nothing new doe
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, cast
 from uuid import UUID
 
 from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact, create_progress_artifact, update_progress_artifact
+from prefect.client.schemas.objects import State, TaskRun
 from prefect.context import TaskRunContext
 from prefect.task_runners import ThreadPoolTaskRunner
+from prefect.tasks import Task
 
 from flows.locks import machine_slot
+from flows.progress import TerminalProgress
 from pipeline import episodes, stages
 from pipeline.config import Settings, load_settings
 from pipeline.errors import DiptychError
 from pipeline.inbox import claim_drops
 from pipeline.layout import ProjectLayout
 from pipeline.models import EpisodeState
-from pipeline.progress import TerminalProgress
+from pipeline.stages import Stage, StageOutcome
 
 
 def _project(root: str) -> tuple[ProjectLayout, Settings]:
@@ -31,7 +35,7 @@ def _project(root: str) -> tuple[ProjectLayout, Settings]:
     return project, load_settings(project.config_file)
 
 
-def _stage_cache_key(stage: str):  # noqa: ANN202
+def _stage_cache_key(stage: Stage) -> Callable[[TaskRunContext, dict[str, Any]], str | None]:
     def key(context: TaskRunContext, parameters: dict[str, Any]) -> str | None:
         project, settings = _project(parameters["root"])
         return stages.cache_key(project, settings, parameters["slug"], stage)
@@ -39,23 +43,23 @@ def _stage_cache_key(stage: str):  # noqa: ANN202
     return key
 
 
-def _retry_unless_user_error(task, task_run, state) -> bool:  # noqa: ANN001
+def _retry_unless_user_error(task: Task[..., Any], task_run: TaskRun, state: State[Any]) -> bool:
     """Retry what a retry can fix (a busy disk, a killed encoder), not bad input."""
     try:
         state.result()
     except DiptychError:
         return False
-    except Exception:  # noqa: BLE001 - any other failure may be transient
+    except Exception:
         return True
     return False
 
 
-def _failing(stage: str, root: str, slug: str, fn, *args: Any, **kwargs: Any):  # noqa: ANN001, ANN202
+def _failing(stage: Stage, root: str, slug: str, **options: Any) -> StageOutcome:
     """Run a stage; on failure record it in the episode's state (stage and reason), then re-raise."""
+    project, settings = _project(root)
     try:
-        return fn(*args, **kwargs)
+        return stages.SPECS[stage].run(project, settings, slug, **options)
     except Exception as exc:
-        project, _ = _project(root)
         message = str(exc) if isinstance(exc, DiptychError) else f"{type(exc).__name__}: {exc}"
         episodes.mark_failed(project.episode(slug), stage=stage, message=message)
         raise
@@ -74,17 +78,16 @@ def claim_task(root: str) -> dict[str, list[str]]:
             "errors": report.errors}
 
 
-@task(name="normalize", retries=1, retry_delay_seconds=2, retry_condition_fn=_retry_unless_user_error,
-      cache_key_fn=_stage_cache_key("normalize"))
-def normalize_task(root: str, slug: str) -> stages.StageOutcome:
-    project, settings = _project(root)
-    return _failing("normalize", root, slug, stages.run_normalize, project, settings, slug)
+@task(name=Stage.normalize, retries=1, retry_delay_seconds=2, retry_condition_fn=_retry_unless_user_error,
+      cache_key_fn=_stage_cache_key(Stage.normalize))
+def normalize_task(root: str, slug: str) -> StageOutcome:
+    return _failing(Stage.normalize, root, slug)
 
 
-@task(name="transcribe", retries=1, retry_delay_seconds=5, retry_condition_fn=_retry_unless_user_error,
-      cache_key_fn=_stage_cache_key("transcribe"))
-def transcribe_task(root: str, slug: str, show_progress: bool = False) -> stages.StageOutcome:
-    from pipeline.whisper_models import default_models_dir
+@task(name=Stage.transcribe, retries=1, retry_delay_seconds=5, retry_condition_fn=_retry_unless_user_error,
+      cache_key_fn=_stage_cache_key(Stage.transcribe))
+def transcribe_task(root: str, slug: str, show_progress: bool = False) -> StageOutcome:
+    from pipeline.transcribe import default_models_dir
 
     project, settings = _project(root)
     logger = get_run_logger()
@@ -103,26 +106,24 @@ def transcribe_task(root: str, slug: str, show_progress: bool = False) -> stages
             bar.update(done, eta_s)
 
     models_dir = settings.transcribe.models_dir or default_models_dir()
-    with machine_slot("transcribe", settings.transcribe.max_concurrent):
+    with machine_slot(Stage.transcribe, settings.transcribe.max_concurrent):
         try:
-            return _failing("transcribe", root, slug, stages.run_transcribe, project, settings, slug,
-                            models_dir=models_dir, progress=progress)
+            return _failing(Stage.transcribe, root, slug, models_dir=models_dir, progress=progress)
         finally:
             update_progress_artifact(artifact, 100.0)
             if bar:
                 bar.close()
 
 
-@task(name="pair", retries=0, cache_key_fn=_stage_cache_key("pair"))
-def pair_task(root: str, slug: str) -> stages.StageOutcome:
-    project, settings = _project(root)
-    return _failing("pair", root, slug, stages.run_pair, project, settings, slug)
+@task(name=Stage.pair, retries=0, cache_key_fn=_stage_cache_key(Stage.pair))
+def pair_task(root: str, slug: str) -> StageOutcome:
+    return _failing(Stage.pair, root, slug)
 
 
 @task(name="review gate")
-def review_task(root: str, slug: str, approve: bool) -> stages.StageOutcome:
+def review_task(root: str, slug: str, approve: bool) -> StageOutcome:
+    outcome = _failing(Stage.review, root, slug, approve=approve)
     project, settings = _project(root)
-    outcome = _failing("review", root, slug, stages.run_review_gate, project, settings, slug, approve=approve)
     record = episodes.load_record(project.episode(slug))
     if record.state is EpisodeState.awaiting_review:
         create_markdown_artifact(
@@ -132,11 +133,10 @@ def review_task(root: str, slug: str, approve: bool) -> stages.StageOutcome:
     return outcome
 
 
-@task(name="publish", retries=1, retry_delay_seconds=2, retry_condition_fn=_retry_unless_user_error,
-      cache_key_fn=_stage_cache_key("publish"))
-def publish_task(root: str, slug: str, named: bool = False) -> stages.StageOutcome:
-    project, settings = _project(root)
-    return _failing("publish", root, slug, stages.run_publish, project, settings, slug, named=named)
+@task(name=Stage.publish, retries=1, retry_delay_seconds=2, retry_condition_fn=_retry_unless_user_error,
+      cache_key_fn=_stage_cache_key(Stage.publish))
+def publish_task(root: str, slug: str, named: bool = False) -> StageOutcome:
+    return _failing(Stage.publish, root, slug, named=named)
 
 
 def review_summary(project: ProjectLayout, settings: Settings, slug: str) -> str:

@@ -116,7 +116,7 @@ class PrefectServer:
         command = [sys.executable, "-m", "prefect", "server", "start", "--host", HOST, "--port", str(self.port),
                    "--analytics-off", "--log-level", "WARNING"]
         with open(self.log_path, "wb") as log_file:
-            self.process = subprocess.Popen(  # noqa: S603 - our own interpreter, fixed arguments
+            self.process = subprocess.Popen(
                 command, stdin=subprocess.DEVNULL, stdout=log_file, stderr=subprocess.STDOUT, env=env,
                 start_new_session=True, preexec_fn=_stop_with_parent if sys.platform == "linux" else None,
             )

@@ -88,7 +88,7 @@ class ServedDeployments:
     def _main(self) -> None:
         try:
             asyncio.run(self._serve())
-        except BaseException as exc:  # noqa: BLE001 - reported by failure() to the supervisor
+        except BaseException as exc:
             self._error = exc
         finally:
             self._ready.set()
@@ -215,7 +215,7 @@ def _claim_report(run: FlowRun) -> dict[str, Any]:
         return {}
     try:
         result = run.state.result(raise_on_failure=False)
-    except Exception as exc:  # noqa: BLE001 - a result that cannot be read only costs the notes
+    except Exception as exc:
         log.debug("no result for run %s: %s", run.id, exc)
         return {}
     claim = result.get("claim") if isinstance(result, dict) else None

@@ -26,8 +26,8 @@ from flows.server import HOST, PrefectServer, api_answers, require_free_port, ui
 from pipeline import episodes
 from pipeline.config import Settings
 from pipeline.errors import ServiceError
+from pipeline.inbox import EpisodeWatch, InboxWatch, describe_event, inbox_fingerprint, unfinished
 from pipeline.layout import ProjectLayout
-from pipeline.watcher import EpisodeWatch, InboxWatch, describe_event, inbox_fingerprint, unfinished
 
 Emit = Callable[[str], None]
 # A run in progress is cancelled with SIGTERM, then SIGKILL 30 s later (Prefect's runner).
@@ -47,7 +47,7 @@ class ReviewPage:
                  on_approve: Callable[[str], None]) -> None:
         import uvicorn
 
-        from pipeline.review_app import create_app
+        from pipeline.review import create_app
 
         self.token = secrets.token_urlsafe(24)
         self.base = f"http://{HOST}:{port}"
@@ -239,7 +239,7 @@ class Watcher:
                         resume = False
                     self.look(client)
                     self.last_problem = ""
-                except Exception as exc:  # noqa: BLE001 - a busy or restarting API: said once, tried again
+                except Exception as exc:
                     problem = f"warning: Prefect's API did not answer ({type(exc).__name__}: {exc}); trying again"
                     if problem != self.last_problem:
                         self.emit(_stamp(problem))

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 
 from pipeline.errors import EpisodeNotFound
 from pipeline.layout import EpisodeLayout, ProjectLayout
-from pipeline.models import EpisodeRecord, EpisodeState, StageError, Transition  # noqa: F401
+from pipeline.models import EpisodeRecord, EpisodeState, StageError, Transition
 from pipeline.store import read_model, write_model
 
 log = logging.getLogger(__name__)
@@ -19,13 +19,15 @@ def now() -> datetime:
 
 
 def create_record(layout: EpisodeLayout, *, title: str, **fields: object) -> EpisodeRecord:
+    from pipeline.stages import Stage  # stages reads and writes records through this module
+
     at = now()
     record = EpisodeRecord(
         slug=layout.slug,
         guid=str(uuid.uuid4()),
         title=title,
         state=EpisodeState.received,
-        history=[Transition(state=EpisodeState.received, at=at, stage="claim", message="drop claimed")],
+        history=[Transition(state=EpisodeState.received, at=at, stage=Stage.claim, message="drop claimed")],
         created_at=at,
         **fields,  # type: ignore[arg-type]
     )

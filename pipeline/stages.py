@@ -1,9 +1,11 @@
-"""One function per pipeline stage, each a no-op when its inputs and options are unchanged.
+"""The stages as data: one `Stage` name and one `StageSpec` each (what its input key is made of,
+which files it writes, the function that runs it), and the run functions themselves.
 
 Each stage reads the episode's record, computes the key of its inputs (content hashes and
-options), skips when the key matches what it last did and its outputs exist, otherwise does
-the work and records the new key and state. Keys chain through content hashes, so a stage
-whose inputs changed redoes itself and, through their keys, everything after it.
+options), skips when the key matches what it last did and its outputs exist (`up_to_date`, the one
+skip-if-unchanged check), otherwise does the work and records the new key and state. Keys chain
+through content hashes, so a stage whose inputs changed redoes itself and, through their keys,
+everything after it.
 """
 
 from __future__ import annotations
@@ -11,28 +13,80 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
+from enum import StrEnum
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pipeline import episodes
-from pipeline.article import Article, read_article
+from pipeline.article import Article, read_article, read_front_matter
 from pipeline.config import EpisodeMeta, Settings, parse_episode_meta
 from pipeline.errors import DiptychError
-from pipeline.frontmatter import read_front_matter
 from pipeline.layout import EpisodeLayout, ProjectLayout
 from pipeline.models import EpisodeRecord, EpisodeState, Transcript
 from pipeline.store import read_model, sha256_file, sha256_json, write_model
+
+if TYPE_CHECKING:
+    from pipeline.audio import Id3Tags
 
 log = logging.getLogger(__name__)
 
 Progress = Callable[[float, float | None], None]
 
 
+class Stage(StrEnum):
+    """The steps an episode's history records, in order; the name is also its key's name."""
+
+    claim = "claim"
+    normalize = "normalize"
+    transcribe = "transcribe"
+    pair = "pair"
+    review = "review"
+    publish = "publish"
+    unpublish = "unpublish"
+
+
+# The ID3 tags' key, kept beside the normalize key: new tags are written without re-encoding.
+TAGS_KEY = "tags"
+
+
 @dataclass(frozen=True)
 class StageOutcome:
     slug: str
-    stage: str
+    stage: Stage
     ran: bool
     message: str = ""
+
+
+@dataclass(frozen=True)
+class Inputs:
+    """What a stage's key and outputs are computed from."""
+
+    project: ProjectLayout
+    settings: Settings
+    layout: EpisodeLayout
+    record: EpisodeRecord
+
+
+@dataclass(frozen=True)
+class StageSpec:
+    stage: Stage
+    keys: Callable[[Inputs], dict[str, str]]  # the record's stage_hashes entries its inputs give
+    outputs: Callable[[Inputs], tuple[Path, ...]]  # the files it writes
+    run: Callable[..., StageOutcome]  # run(project, settings, slug, **options)
+
+
+def inputs_of(project: ProjectLayout, settings: Settings, slug: str) -> Inputs:
+    layout = project.existing_episode(slug)
+    return Inputs(project, settings, layout, episodes.load_record(layout))
+
+
+def up_to_date(stage: Stage, inputs: Inputs, keys: dict[str, str] | None = None) -> bool:
+    """The one skip-if-unchanged check: every key as recorded, and every output present."""
+    keys = SPECS[stage].keys(inputs) if keys is None else keys
+    recorded = inputs.record.stage_hashes
+    return all(recorded.get(name) == key for name, key in keys.items()) and all(
+        p.exists() for p in SPECS[stage].outputs(inputs)
+    )
 
 
 def episode_meta(layout: EpisodeLayout, record: EpisodeRecord) -> EpisodeMeta:
@@ -48,10 +102,6 @@ def load_article(layout: EpisodeLayout, record: EpisodeRecord) -> Article:
     return read_article(layout.source_file(record.source_article))
 
 
-def _skip(record: EpisodeRecord, stage: str, key: str, *outputs: Path) -> bool:
-    return record.stage_hashes.get(stage) == key and all(p.exists() for p in outputs)
-
-
 def _hashes(record: EpisodeRecord, stage: str, key: str) -> dict[str, str]:
     return {**record.stage_hashes, stage: key}
 
@@ -63,7 +113,7 @@ def _advance_to(record: EpisodeRecord, state: EpisodeState) -> EpisodeState:
     return state
 
 
-def id3_tags(project: ProjectLayout, settings: Settings, layout: EpisodeLayout, record: EpisodeRecord):  # noqa: ANN201
+def id3_tags(project: ProjectLayout, settings: Settings, layout: EpisodeLayout, record: EpisodeRecord) -> Id3Tags:
     from pipeline.audio import Id3Tags
 
     meta = episode_meta(layout, record)
@@ -95,19 +145,19 @@ def normalize_key(settings: Settings, record: EpisodeRecord) -> str:
 def run_normalize(project: ProjectLayout, settings: Settings, slug: str) -> StageOutcome:
     from pipeline.audio import normalize_audio, write_tags
 
-    layout = project.existing_episode(slug)
-    record = episodes.load_record(layout)
+    inputs = inputs_of(project, settings, slug)
+    layout, record = inputs.layout, inputs.record
     if not record.source_audio:
         raise DiptychError(f"{slug}: no recording in {layout.source_dir}: drop one in inbox/")
     tags = id3_tags(project, settings, layout, record)
     key = normalize_key(settings, record)
     tags_key = _tags_key(tags)
-    if _skip(record, "normalize", key, layout.master_mp3, layout.speech_wav, layout.loudness_json):
-        if record.stage_hashes.get("tags") != tags_key:
+    if up_to_date(Stage.normalize, inputs, {Stage.normalize: key}):
+        if record.stage_hashes.get(TAGS_KEY) != tags_key:
             write_tags(layout.master_mp3, tags)
-            episodes.update_record(layout, stage_hashes=_hashes(record, "tags", tags_key))
-            return StageOutcome(slug, "normalize", True, "tags rewritten")
-        return StageOutcome(slug, "normalize", False, "up to date")
+            episodes.update_record(layout, stage_hashes=_hashes(record, TAGS_KEY, tags_key))
+            return StageOutcome(slug, Stage.normalize, True, "tags rewritten")
+        return StageOutcome(slug, Stage.normalize, False, "up to date")
     report = normalize_audio(layout.source_file(record.source_audio), layout, settings=settings.audio, tags=tags)
     for warning in report.warnings:
         # A truncated recording, say: published as far as it goes, and the creator is told.
@@ -119,12 +169,12 @@ def run_normalize(project: ProjectLayout, settings: Settings, slug: str) -> Stag
         f"true peak {report.output_true_peak_dbtp if report.output_true_peak_dbtp is not None else float('nan'):.1f}"
         f" dBTP, {report.duration_s:.1f} s"
     )
-    hashes = {**record.stage_hashes, "normalize": key, "tags": tags_key}
+    hashes = {**record.stage_hashes, Stage.normalize: key, TAGS_KEY: tags_key}
     episodes.set_state(
-        layout, _advance_to(record, EpisodeState.normalized), stage="normalize", message=message,
+        layout, _advance_to(record, EpisodeState.normalized), stage=Stage.normalize, message=message,
         duration_s=round(report.duration_s, 3), stage_hashes=hashes,
     )
-    return StageOutcome(slug, "normalize", True, message)
+    return StageOutcome(slug, Stage.normalize, True, message)
 
 
 def _transcribe_options(settings: Settings) -> dict[str, object]:
@@ -137,7 +187,7 @@ def _transcribe_options(settings: Settings) -> dict[str, object]:
 
 def transcribe_key(settings: Settings, layout: EpisodeLayout, record: EpisodeRecord) -> str:
     language = episode_meta(layout, record).language or settings.transcribe.language
-    return sha256_json({"audio": record.stage_hashes.get("normalize"), "language": language,
+    return sha256_json({"audio": record.stage_hashes.get(Stage.normalize), "language": language,
                         "options": _transcribe_options(settings)})
 
 
@@ -146,12 +196,12 @@ def run_transcribe(
 ) -> StageOutcome:
     from pipeline.transcribe import transcribe_audio
 
-    layout = project.existing_episode(slug)
-    record = episodes.load_record(layout)
+    inputs = inputs_of(project, settings, slug)
+    layout, record = inputs.layout, inputs.record
     key = transcribe_key(settings, layout, record)
     language = episode_meta(layout, record).language or settings.transcribe.language
-    if _skip(record, "transcribe", key, layout.draft_json):
-        return StageOutcome(slug, "transcribe", False, "up to date")
+    if up_to_date(Stage.transcribe, inputs, {Stage.transcribe: key}):
+        return StageOutcome(slug, Stage.transcribe, False, "up to date")
     article = None
     try:
         article = load_article(layout, record) if record.source_article else None
@@ -166,10 +216,10 @@ def run_transcribe(
     flagged = sum(1 for s in transcript.segments if s.flags)
     message = f"{transcript.language}, {len(transcript.segments)} segments, {flagged} flagged"
     episodes.set_state(
-        layout, _advance_to(record, EpisodeState.transcribed), stage="transcribe", message=message,
-        language=transcript.language, stage_hashes=_hashes(record, "transcribe", key),
+        layout, _advance_to(record, EpisodeState.transcribed), stage=Stage.transcribe, message=message,
+        language=transcript.language, stage_hashes=_hashes(record, Stage.transcribe, key),
     )
-    return StageOutcome(slug, "transcribe", True, message)
+    return StageOutcome(slug, Stage.transcribe, True, message)
 
 
 def _keep_review_in_sync(layout: EpisodeLayout, draft_sha: str) -> None:
@@ -199,13 +249,13 @@ def pair_key(settings: Settings, layout: EpisodeLayout, record: EpisodeRecord) -
 def run_pair(project: ProjectLayout, settings: Settings, slug: str) -> StageOutcome:
     from pipeline.pairing import describe_coverage, pair_article
 
-    layout = project.existing_episode(slug)
-    record = episodes.load_record(layout)
+    inputs = inputs_of(project, settings, slug)
+    layout, record = inputs.layout, inputs.record
     path, source = current_transcript(layout)
     transcript_sha = sha256_file(path)
     key = pair_key(settings, layout, record)
-    if _skip(record, "pair", key, layout.pairing_json):
-        return StageOutcome(slug, "pair", False, "up to date")
+    if up_to_date(Stage.pair, inputs, {Stage.pair: key}):
+        return StageOutcome(slug, Stage.pair, False, "up to date")
     article = load_article(layout, record)
     pairing = pair_article(
         article, read_model(path, Transcript), settings=settings.pairing, transcript_source=source,
@@ -217,29 +267,29 @@ def run_pair(project: ProjectLayout, settings: Settings, slug: str) -> StageOutc
     record = episodes.load_record(layout)
     message = describe_coverage(pairing)
     episodes.set_state(
-        layout, _advance_to(record, EpisodeState.paired), stage="pair", message=message,
-        stage_hashes=_hashes(record, "pair", key),
+        layout, _advance_to(record, EpisodeState.paired), stage=Stage.pair, message=message,
+        stage_hashes=_hashes(record, Stage.pair, key),
     )
-    return StageOutcome(slug, "pair", True, message)
+    return StageOutcome(slug, Stage.pair, True, message)
 
 
 def run_review_gate(project: ProjectLayout, settings: Settings, slug: str, *, approve: bool) -> StageOutcome:
     """After pairing: wait for a person (awaiting_review), or approve at once when review is off."""
     from pipeline.review import approve_episode
 
-    layout = project.existing_episode(slug)
-    record = episodes.load_record(layout)
+    inputs = inputs_of(project, settings, slug)
+    layout, record = inputs.layout, inputs.record
     if record.state in (EpisodeState.approved, EpisodeState.published):
-        return StageOutcome(slug, "review", False, str(record.state))
+        return StageOutcome(slug, Stage.review, False, str(record.state))
     if approve or not settings.review.required:
         if record.state is not EpisodeState.awaiting_review:
-            episodes.set_state(layout, EpisodeState.awaiting_review, stage="review", message="review skipped")
+            episodes.set_state(layout, EpisodeState.awaiting_review, stage=Stage.review, message="review skipped")
         approve_episode(layout)
-        return StageOutcome(slug, "review", True, "approved without review")
+        return StageOutcome(slug, Stage.review, True, "approved without review")
     if record.state in (EpisodeState.awaiting_review, EpisodeState.changes_requested):
-        return StageOutcome(slug, "review", False, str(record.state))
-    episodes.set_state(layout, EpisodeState.awaiting_review, stage="review", message="waiting for a reviewer")
-    return StageOutcome(slug, "review", True, "awaiting review")
+        return StageOutcome(slug, Stage.review, False, str(record.state))
+    episodes.set_state(layout, EpisodeState.awaiting_review, stage=Stage.review, message="waiting for a reviewer")
+    return StageOutcome(slug, Stage.review, True, "awaiting review")
 
 
 def _other_sources(layout: EpisodeLayout, record: EpisodeRecord) -> list[tuple[str, int, int]]:
@@ -256,8 +306,8 @@ def _other_sources(layout: EpisodeLayout, record: EpisodeRecord) -> list[tuple[s
 def publish_key(project: ProjectLayout, settings: Settings, layout: EpisodeLayout, record: EpisodeRecord) -> str:
     path, _ = current_transcript(layout)
     key: dict[str, object] = {
-        "audio": record.stage_hashes.get("normalize"), "tags": record.stage_hashes.get("tags"),
-        "pair": record.stage_hashes.get("pair"), "transcript": sha256_file(path) if path.exists() else None,
+        "audio": record.stage_hashes.get(Stage.normalize), "tags": record.stage_hashes.get(TAGS_KEY),
+        "pair": record.stage_hashes.get(Stage.pair), "transcript": sha256_file(path) if path.exists() else None,
         "article": record.article_sha256, "title": record.title, "show": settings.show.model_dump(mode="json"),
     }
     if others := _other_sources(layout, record):  # absent when there are none: earlier keys still hold
@@ -270,49 +320,61 @@ def run_publish(project: ProjectLayout, settings: Settings, slug: str, *, named:
     An episode unpublished on purpose stays off the site unless it is `named` explicitly."""
     from pipeline.publish import is_unpublished, publish_site
 
-    layout = project.existing_episode(slug)
-    record = episodes.load_record(layout)
+    inputs = inputs_of(project, settings, slug)
+    layout, record = inputs.layout, inputs.record
     if record.state not in (EpisodeState.approved, EpisodeState.published):
-        return StageOutcome(slug, "publish", False, f"not approved ({record.state})")
+        return StageOutcome(slug, Stage.publish, False, f"not approved ({record.state})")
     if is_unpublished(record) and not named:
-        return StageOutcome(slug, "publish", False, "unpublished: 'diptych publish SLUG' puts it back")
+        return StageOutcome(slug, Stage.publish, False, "unpublished: 'diptych publish SLUG' puts it back")
     key = publish_key(project, settings, layout, record)
     page = project.site_dir / slug / "index.html"
-    if record.state is EpisodeState.published and _skip(record, "publish", key, page):
-        return StageOutcome(slug, "publish", False, "up to date")
+    if record.state is EpisodeState.published and up_to_date(Stage.publish, inputs, {Stage.publish: key}):
+        return StageOutcome(slug, Stage.publish, False, "up to date")
     result = publish_site(project, settings, slugs=[slug])
     for warning in result.warnings:
         log.warning("%s", warning)
     record = episodes.load_record(layout)
     episodes.set_state(
-        layout, EpisodeState.published, stage="publish", message=str(page.relative_to(project.root)),
-        stage_hashes=_hashes(record, "publish", key),
+        layout, EpisodeState.published, stage=Stage.publish, message=str(page.relative_to(project.root)),
+        stage_hashes=_hashes(record, Stage.publish, key),
     )
-    return StageOutcome(slug, "publish", True, str(page))
+    return StageOutcome(slug, Stage.publish, True, str(page))
 
 
-def cache_key(project: ProjectLayout, settings: Settings, slug: str, stage: str) -> str | None:
+def _normalize_keys(i: Inputs) -> dict[str, str]:
+    tags = id3_tags(i.project, i.settings, i.layout, i.record)
+    return {Stage.normalize: normalize_key(i.settings, i.record), TAGS_KEY: _tags_key(tags)}
+
+
+SPECS: dict[Stage, StageSpec] = {
+    spec.stage: spec
+    for spec in (
+        StageSpec(
+            Stage.normalize, keys=_normalize_keys, run=run_normalize,
+            outputs=lambda i: (i.layout.master_mp3, i.layout.speech_wav, i.layout.loudness_json),
+        ),
+        StageSpec(
+            Stage.transcribe, keys=lambda i: {Stage.transcribe: transcribe_key(i.settings, i.layout, i.record)},
+            outputs=lambda i: (i.layout.draft_json,), run=run_transcribe,
+        ),
+        StageSpec(
+            Stage.pair, keys=lambda i: {Stage.pair: pair_key(i.settings, i.layout, i.record)},
+            outputs=lambda i: (i.layout.pairing_json,), run=run_pair,
+        ),
+        StageSpec(Stage.review, keys=lambda i: {}, outputs=lambda i: (), run=run_review_gate),
+        StageSpec(
+            Stage.publish, keys=lambda i: {Stage.publish: publish_key(i.project, i.settings, i.layout, i.record)},
+            outputs=lambda i: (i.project.site_dir / i.layout.slug / "index.html",), run=run_publish,
+        ),
+    )
+}
+
+
+def cache_key(project: ProjectLayout, settings: Settings, slug: str, stage: Stage) -> str | None:
     """The key under which a stage's finished work can be reused, or None when it must run:
-    its recorded key differs from its inputs' key, or its outputs are missing."""
-    layout = project.existing_episode(slug)
-    record = episodes.load_record(layout)
-    keys: dict[str, Callable[[], str]] = {
-        "normalize": lambda: normalize_key(settings, record)
-        + _tags_key(id3_tags(project, settings, layout, record)),
-        "transcribe": lambda: transcribe_key(settings, layout, record),
-        "pair": lambda: pair_key(settings, layout, record),
-        "publish": lambda: publish_key(project, settings, layout, record),
-    }
-    outputs = {
-        "normalize": [layout.master_mp3, layout.speech_wav, layout.loudness_json],
-        "transcribe": [layout.draft_json],
-        "pair": [layout.pairing_json],
-        "publish": [project.site_dir / slug / "index.html"],
-    }
-    key = keys[stage]()
-    recorded = record.stage_hashes.get(stage, "")
-    if stage == "normalize":
-        recorded += record.stage_hashes.get("tags", "")
-    if recorded != key or not all(p.exists() for p in outputs[stage]):
+    its recorded keys differ from its inputs' keys, or its outputs are missing."""
+    inputs = inputs_of(project, settings, slug)
+    keys = SPECS[stage].keys(inputs)
+    if not keys or not up_to_date(stage, inputs, keys):
         return None
-    return f"{stage}-{slug}-{sha256_json(key)[:32]}"
+    return f"{stage}-{slug}-{sha256_json(keys)[:32]}"

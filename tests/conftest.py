@@ -7,11 +7,7 @@ from pathlib import Path
 
 import pytest
 
-PROJECT_ROOT = Path(__file__).resolve().parents[1]
-SHARED = PROJECT_ROOT.parent / "shared"
-TESTDATA = SHARED / "testdata"
-SPEECH = TESTDATA / "speech"
-EXAMPLES = SHARED / "examples"
+from tests.factories import CHROMIUM, CHROMIUM_ARGS, EXAMPLES, SPEECH
 
 
 @pytest.fixture(autouse=True)
@@ -50,16 +46,6 @@ def examples() -> Path:
     return EXAMPLES
 
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--autoplay-policy=no-user-gesture-required",
-]
 
 
 @pytest.fixture(scope="session")

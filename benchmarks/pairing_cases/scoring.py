@@ -10,8 +10,8 @@ from cases import Case, audio_key
 from pipeline.config import TranscribeSettings
 from pipeline.models import Pairing, Transcript
 from pipeline.store import read_model_or_none, sha256_json, write_model
-from pipeline.transcribe import transcribe_audio
-from pipeline.whisper_models import install_model
+from pipeline.transcribe.model_cache import install_model
+from pipeline.transcribe.stage import transcribe_audio
 
 TOLERANCE_S = 2.0
 

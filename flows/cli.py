@@ -1,0 +1,306 @@
+"""The `diptych` command. Heavy modules (whisper, torch, prefect) are imported only by the
+subcommands that need them, so `--help` and `status` stay fast."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from pipeline import __version__
+from pipeline.config import Settings, load_settings
+from pipeline.errors import DiptychError
+from pipeline.layout import ProjectLayout
+
+log = logging.getLogger("diptych")
+
+
+def find_root(explicit: str | None) -> Path:
+    if explicit:
+        return Path(explicit).resolve()
+    if env := os.environ.get("DIPTYCH_ROOT"):
+        return Path(env).resolve()
+    here = Path.cwd().resolve()
+    for folder in (here, *here.parents):
+        if (folder / "diptych.toml").is_file():
+            return folder
+    return here
+
+
+def _out(text: str = "") -> None:
+    sys.stdout.write(text + "\n")
+
+
+def _prefect_ready(project: ProjectLayout) -> None:
+    """Prefect's environment is set before prefect is first imported (here, not at start-up, so
+    `--help` and `status` never import it)."""
+    from flows.runtime import configure_prefect
+
+    configure_prefect(project)
+
+
+def cmd_run(args: argparse.Namespace, project: ProjectLayout, settings: Settings) -> int:
+    from pipeline import episodes
+
+    project.inbox.mkdir(parents=True, exist_ok=True)
+    project.episodes_dir.mkdir(parents=True, exist_ok=True)
+    show_progress = not args.quiet and sys.stderr.isatty()
+    _prefect_ready(project)
+    from flows.process_episode import run_inbox
+
+    result = run_inbox(project, settings, approve=args.approve, show_progress=show_progress)
+    if not isinstance(result, dict):
+        raise DiptychError(f"the processing run failed: {result}")
+    claim = result.get("claim") or {}
+    if isinstance(claim, dict):
+        for line in claim.get("messages", []):
+            _out(f"note: {line}")
+        for line in claim.get("errors", []):
+            _out(f"error: {line}")
+    failed = []
+    rows = []
+    for slug in result.get("episodes", {}):
+        record = episodes.load_record(project.episode(slug))
+        rows.append(record)
+        if record.error is not None and str(record.state) == "failed":
+            failed.append(record)
+    if args.json:
+        _out(json.dumps({"episodes": {r.slug: str(r.state) for r in rows}, "claim": claim}, indent=2))
+    else:
+        for record in rows:
+            extra = f" — {record.error.stage}: {record.error.message}" if record.error else ""
+            _out(f"{record.slug}: {record.state}{extra}")
+        if not rows:
+            _out("nothing to do: drop a recording and its article in inbox/ (see inbox/README.md)")
+    claim_errors = claim.get("errors", []) if isinstance(claim, dict) else []
+    return 1 if failed or claim_errors else 0
+
+
+def cmd_status(args: argparse.Namespace, project: ProjectLayout, settings: Settings) -> int:
+    from pipeline.status import status_rows
+
+    rows = status_rows(project)
+    if args.json:
+        _out(json.dumps([r.as_json() for r in rows], indent=2, ensure_ascii=False))
+        return 0
+    if not rows:
+        _out(f"no episodes yet in {project.episodes_dir}: drop one in {project.inbox}/")
+        return 0
+    header = ("SLUG", "STATE", "DURATION", "LANG", "FLAGGED", "LAST CHANGE", "TITLE")
+    table = [header] + [
+        (r.slug, r.state, r.duration, r.language, str(r.flagged), r.last_change, r.title) for r in rows
+    ]
+    widths = [max(len(row[i]) for row in table) for i in range(len(header) - 1)]
+    for row in table:
+        _out("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=False)) + "  " + row[-1])
+    for r in rows:
+        details = [f"coverage: {r.coverage}"] if r.coverage != "—" else []
+        details += [f"error: {r.error}"] if r.error else []
+        details += [f"changes requested: {r.note}"] if r.note and r.state == "changes_requested" else []
+        details += [f"warning: {w}" for w in r.warnings]
+        for line in details:
+            _out(f"  {r.slug}: {line}")
+    return 0
+
+
+def _publish_now(project: ProjectLayout, slug: str) -> None:
+    _prefect_ready(project)
+    from flows.process_episode import run_publish
+
+    state = run_publish(project, slug)
+    page = project.site_dir / slug / "index.html"
+    _out(f"{slug}: {state}" + (f" — {page}" if page.exists() else ""))
+
+
+def cmd_review(args: argparse.Namespace, project: ProjectLayout, settings: Settings) -> int:
+    from pipeline import review
+
+    if args.export or args.import_file:
+        if not args.slug:
+            raise DiptychError("--export and --import need the episode's slug: diptych review SLUG --export FILE")
+        layout = project.existing_episode(args.slug)
+        current = review.load_for_review(layout)
+        if args.export:
+            Path(args.export).write_text(review.export_text(current), encoding="utf-8")
+            _out(f"{args.slug}: transcript written to {args.export}; edit it, then: "
+                 f"diptych review {args.slug} --import {args.export}")
+            return 0
+        text = Path(args.import_file).read_text(encoding="utf-8")
+        saved = review.save_review(layout, review.import_text(text, current), base_version=current.version)
+        _out(f"{args.slug}: imported {args.import_file} (review version {saved.version})")
+        return 0
+    from pipeline.review import serve
+
+    def on_approve(slug: str) -> None:
+        _publish_now(project, slug)
+
+    serve(project, settings, host=args.host, port=args.port or settings.review.port, slug=args.slug,
+          on_approve=on_approve, open_browser=not args.no_browser)
+    return 0
+
+
+def cmd_up(args: argparse.Namespace, project: ProjectLayout, settings: Settings) -> int:
+    from flows.up import UpOptions, run_up
+
+    project.inbox.mkdir(parents=True, exist_ok=True)
+    project.episodes_dir.mkdir(parents=True, exist_ok=True)
+    options = UpOptions(prefect_port=args.prefect_port or settings.up.prefect_port,
+                        review_port=args.review_port or settings.review.port)
+
+    def emit(line: str) -> None:
+        _out(line)
+        sys.stdout.flush()  # one line per event, as it happens, also into a pipe or a log
+
+    return run_up(project, settings, options, emit=emit)
+
+
+def cmd_approve(args: argparse.Namespace, project: ProjectLayout, settings: Settings) -> int:
+    from pipeline.review import approve_episode, describe_left, items_left
+
+    layout = project.existing_episode(args.slug)
+    left = items_left(layout, settings.review.low_confidence)
+    approve_episode(layout, left_to_check=left, anyway=True)  # the command itself is the decision
+    note = f" with {describe_left(left)}" if left else ""
+    _out(f"{args.slug}: approved{note}")
+    _publish_now(project, args.slug)
+    return 0
+
+
+def cmd_reject(args: argparse.Namespace, project: ProjectLayout, settings: Settings) -> int:
+    from pipeline.review import request_changes
+
+    record = request_changes(project.existing_episode(args.slug), args.note)
+    _out(f"{args.slug}: {record.state} — {args.note}")
+    return 0
+
+
+def cmd_publish(args: argparse.Namespace, project: ProjectLayout, settings: Settings) -> int:
+    from pipeline import episodes
+    from pipeline.models import EpisodeState
+    from pipeline.publish import is_unpublished
+
+    slugs = [args.slug] if args.slug else [
+        r.slug for r in episodes.all_records(project)
+        if r.state in (EpisodeState.approved, EpisodeState.published) and not is_unpublished(r)
+    ]
+    if args.slug:
+        project.existing_episode(args.slug)
+    if not slugs:
+        _out("no approved episode to publish: approve one with 'diptych approve SLUG'")
+        return 0
+    for slug in slugs:
+        _publish_now(project, slug)
+    return 0
+
+
+def cmd_unpublish(args: argparse.Namespace, project: ProjectLayout, settings: Settings) -> int:
+    from pipeline.publish import unpublish_episode
+
+    unpublish_episode(project, settings, args.slug)
+    _out(f"{args.slug}: removed from {project.site_dir} and the feed; its workspace is kept")
+    return 0
+
+
+def cmd_preview(args: argparse.Namespace, project: ProjectLayout, settings: Settings) -> int:
+    from pipeline.publish import serve_site
+
+    serve_site(project.site_dir, host="127.0.0.1", port=args.port)
+    return 0
+
+
+def cmd_models(args: argparse.Namespace, project: ProjectLayout, settings: Settings) -> int:
+    from pipeline.transcribe import default_models_dir, install_model, list_models
+
+    models_dir = settings.transcribe.models_dir or default_models_dir()
+    if args.models_command == "install":
+        path = install_model(args.name, models_dir)
+        _out(f"{args.name}: installed in {path}")
+        return 0
+    models = list_models(models_dir)
+    if not models:
+        _out(f"no model in {models_dir}: run 'diptych models install base'")
+    for m in models:
+        _out(str(m))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="diptych",
+        description="Publish a podcast episode and its article, paired.",
+    )
+    parser.add_argument("--version", action="version", version=f"diptych {__version__}")
+    parser.add_argument("--root", help="the project folder (holding diptych.toml, inbox/, output/)")
+    parser.add_argument("-q", "--quiet", action="store_true", help="only errors")
+    parser.add_argument("-v", "--verbose", action="store_true", help="more detail")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def add(name: str, fn: Callable[..., int], help_text: str) -> argparse.ArgumentParser:
+        p = sub.add_parser(name, help=help_text, description=help_text)
+        p.set_defaults(fn=fn)
+        return p
+
+    p = add("run", cmd_run, "claim the drops in inbox/ and take every episode as far as it can go")
+    p.add_argument("--approve", action="store_true", help="skip review: publish what is processed")
+    p.add_argument("--json", action="store_true", help="machine-readable result")
+    p = add("status", cmd_status, "one row per episode: state, duration, language, last change, error")
+    p.add_argument("--json", action="store_true", help="machine-readable rows")
+    p = add("review", cmd_review, "serve the review page on 127.0.0.1 (or export/import a transcript)")
+    p.add_argument("slug", nargs="?", help="open this episode")
+    p.add_argument("--port", type=int, help="port (default: review.port, 8765)")
+    p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    p.add_argument("--no-browser", action="store_true", help="do not open a browser")
+    p.add_argument("--export", metavar="FILE", help="write the transcript as text with [mm:ss] marks")
+    p.add_argument("--import", dest="import_file", metavar="FILE", help="read an edited export back")
+    p = add("up", cmd_up, "keep running: a local Prefect server and UI, the inbox watched, the review page served")
+    p.add_argument("--prefect-port", type=int, metavar="N",
+                   help="Prefect server and UI (default: up.prefect_port, 4200)")
+    p.add_argument("--review-port", type=int, metavar="N", help="review page (default: review.port, 8765)")
+    p = add("approve", cmd_approve, "approve an episode and publish it (says how many items were left to check)")
+    p.add_argument("slug")
+    p = add("reject", cmd_reject, "request changes on an episode")
+    p.add_argument("slug")
+    p.add_argument("--note", required=True, help="what should change")
+    p = add("publish", cmd_publish, "(re)build the site for approved episodes")
+    p.add_argument("slug", nargs="?")
+    p = add("unpublish", cmd_unpublish, "remove an episode from the site and the feed (keeps its workspace)")
+    p.add_argument("slug")
+    p = add("preview", cmd_preview, "serve output/site/ locally")
+    p.add_argument("--port", type=int, default=8000)
+    p = add("models", cmd_models, "speech models for offline use")
+    msub = p.add_subparsers(dest="models_command", required=True, metavar="ACTION")
+    mi = msub.add_parser("install", help="make a Whisper model available offline")
+    mi.add_argument("name", nargs="?", default="base")
+    msub.add_parser("list", help="the installed models")
+    return parser
+
+
+def _setup_logging(args: argparse.Namespace) -> None:
+    level = logging.WARNING if args.quiet else logging.DEBUG if args.verbose else logging.INFO
+    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    # Every HTTP call to Prefect's local API is logged at INFO by httpx: noise for a creator.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    args = build_parser().parse_args(argv)
+    _setup_logging(args)
+    try:
+        project = ProjectLayout(root=find_root(args.root))
+        settings = load_settings(project.config_file)
+        code = args.fn(args, project, settings)
+    except DiptychError as exc:
+        sys.stderr.write(f"diptych: error: {exc}\n")
+        code = 1
+    except KeyboardInterrupt:
+        sys.stderr.write("diptych: interrupted\n")
+        code = 130
+    raise SystemExit(code)
+
+
+if __name__ == "__main__":
+    main()

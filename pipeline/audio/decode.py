@@ -1,0 +1,252 @@
+"""Reading recordings: ffprobe for a quick look, pydub (ffmpeg) to decode, numpy from there on.
+
+pydub's AudioSegment stays inside this module and audio_encode.py: callers get float32 arrays
+shaped (channels, samples), scaled to [-1, 1).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import subprocess
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from pydub import AudioSegment
+from pydub.exceptions import CouldntDecodeError
+from scipy import signal
+
+from pipeline.errors import AudioDecodeError
+
+log = logging.getLogger(__name__)
+
+FFPROBE = "ffprobe"
+FFMPEG = "ffmpeg"
+# Rows of samples converted at a time, so no full-length temporary is made.
+CONVERT_CHUNK = 1 << 20
+# Two channels whose difference is this far below their level are one mono signal twice.
+DUAL_MONO_DB = -40.0
+# A channel this far below the other is taken as dead (a microphone plugged into one side).
+DEAD_CHANNEL_DB = -45.0
+# ITU-R BS.775 fold-down of 5.1 (FL FR FC LFE SL SR) to stereo; the LFE channel is dropped.
+SURROUND_TO_STEREO = np.array(
+    [[1.0, 0.0, 0.7071, 0.0, 0.7071, 0.0], [0.0, 1.0, 0.7071, 0.0, 0.0, 0.7071]], dtype=np.float32
+)
+
+
+@dataclass(frozen=True)
+class AudioInfo:
+    """What ffprobe says about a recording, before it is decoded."""
+
+    path: Path
+    duration_s: float
+    channels: int
+    sample_rate_hz: int
+    codec: str
+    bits_per_sample: int | None
+    container: str
+
+
+@dataclass(frozen=True)
+class DecodedAudio:
+    """A decoded recording, down-mixed to one or two channels, at its own sample rate."""
+
+    samples: np.ndarray  # float32, (channels, n)
+    rate: int
+    input_channels: int
+    layout: str  # "mono", "stereo", "dual-mono", "one-live-channel", "surround", "multichannel"
+
+    @property
+    def duration_s(self) -> float:
+        value: float = self.samples.shape[1] / self.rate  # numpy shapes divide to Any
+        return value
+
+
+def _ffprobe_json(path: Path) -> dict:
+    cmd = [FFPROBE, "-v", "error", "-show_format", "-show_streams", "-of", "json", str(path)]
+    proc = subprocess.run(cmd, capture_output=True, check=False)
+    if proc.returncode != 0:
+        why = proc.stderr.decode(errors="replace").strip().splitlines()
+        detail = why[-1] if why else f"ffprobe exit {proc.returncode}"
+        raise AudioDecodeError(
+            f"cannot read {path.name}: not an audio file ffmpeg understands ({detail}); "
+            "export it again as MP3, WAV, M4A or FLAC"
+        )
+    value: dict[str, Any] = json.loads(proc.stdout or b"{}")  # ffprobe's JSON
+    return value
+
+
+def probe_audio(path: Path) -> AudioInfo:
+    """Duration, channels, rate and codec of the first audio stream; AudioDecodeError if unreadable."""
+    if not path.is_file():
+        raise AudioDecodeError(f"cannot read {path.name}: no such file ({path})")
+    if path.stat().st_size == 0:
+        raise AudioDecodeError(f"cannot read {path.name}: the file is empty (0 bytes); copy the recording again")
+    data = _ffprobe_json(path)
+    streams = [s for s in data.get("streams", []) if s.get("codec_type") == "audio"]
+    if not streams:
+        raise AudioDecodeError(
+            f"cannot read {path.name}: it holds no audio stream; drop the recording itself (MP3, WAV, M4A...)"
+        )
+    stream, fmt = streams[0], data.get("format", {})
+    duration = stream.get("duration") or fmt.get("duration")
+    bits = int(stream.get("bits_per_raw_sample") or stream.get("bits_per_sample") or 0) or None
+    return AudioInfo(
+        path=path,
+        duration_s=float(duration) if duration not in (None, "N/A") else 0.0,
+        channels=int(stream.get("channels") or 0),
+        sample_rate_hz=int(stream.get("sample_rate") or 0),
+        codec=str(stream.get("codec_name", "unknown")),
+        bits_per_sample=bits,
+        container=str(fmt.get("format_name", "unknown")),
+    )
+
+
+def _load_segment(info: AudioInfo) -> AudioSegment:
+    """Decode with pydub. 16-bit WAV is read directly; anything else goes through ffmpeg as 16-bit PCM.
+
+    pydub widens 24-bit PCM to 32-bit one sample at a time in Python (minutes for an hour), and reads
+    WAV files itself even when they hold floats; so every other file is handed to ffmpeg under a
+    name without extension, with its decoder named, which makes ffmpeg deliver 16-bit PCM.
+    """
+    path = info.path
+    if path.suffix.lower() == ".wav" and info.codec in ("pcm_s16le", "pcm_u8"):
+        return AudioSegment.from_file(str(path))
+    with tempfile.TemporaryDirectory(prefix="diptych-decode-") as tmp:
+        link = Path(tmp) / "source"
+        link.symlink_to(path.resolve())
+        return AudioSegment.from_file(str(link), codec=info.codec)
+
+
+def _integer_frames(seg: AudioSegment) -> tuple[np.ndarray, np.float32]:
+    """pydub's interleaved integer PCM as an (n, channels) view, and the scale to [-1, 1)."""
+    width = seg.sample_width
+    dtype = {1: np.int8, 2: np.int16, 4: np.int32}[width]
+    raw = np.frombuffer(seg.raw_data, dtype=dtype).reshape(-1, seg.channels)
+    return raw, np.float32(1.0 / (1 << (8 * width - 1)))
+
+
+def _mix(raw: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """weights @ frames, as float32 (out_channels, n), converted chunk by chunk."""
+    out = np.empty((weights.shape[0], raw.shape[0]), dtype=np.float32)
+    for start in range(0, raw.shape[0], CONVERT_CHUNK):
+        block = raw[start : start + CONVERT_CHUNK]
+        for o, row in enumerate(weights):
+            _weighted_sum(block, row, out[o, start : start + block.shape[0]])
+    return out
+
+
+def _weighted_sum(block: np.ndarray, row: np.ndarray, out: np.ndarray) -> None:
+    """out = sum of row[i] * block[:, i]; twin weights (a stereo mean) take one add and one scale."""
+    used = np.flatnonzero(row)
+    if used.size == 2 and row[used[0]] == row[used[1]]:
+        np.add(block[:, used[0]], block[:, used[1]], out=out, dtype=np.float32)
+        out *= np.float32(row[used[0]])
+        return
+    np.multiply(block[:, used[0]], np.float32(row[used[0]]), out=out, dtype=np.float32)
+    for i in used[1:]:
+        out += block[:, i].astype(np.float32) * np.float32(row[i])
+
+
+def _stereo_energies(raw: np.ndarray) -> tuple[float, float, float]:
+    """Energy of the left channel, the right channel and their difference."""
+    left = right = diff = 0.0
+    for start in range(0, raw.shape[0], CONVERT_CHUNK):
+        block = raw[start : start + CONVERT_CHUNK].astype(np.float32)
+        d = block[:, 0] - block[:, 1]
+        left += float(np.dot(block[:, 0], block[:, 0]))
+        right += float(np.dot(block[:, 1], block[:, 1]))
+        diff += float(np.dot(d, d))
+    return left, right, diff
+
+
+def stereo_weights(left: float, right: float, diff: float) -> tuple[np.ndarray, str]:
+    """How to mix two channels: twins -> their mean; one dead channel -> the other; else both."""
+    total = left + right
+    if total <= 0.0 or diff <= total * 10 ** (DUAL_MONO_DB / 10):
+        return np.array([[0.5, 0.5]]), "dual-mono"
+    if min(left, right) <= max(left, right) * 10 ** (DEAD_CHANNEL_DB / 10):
+        log.warning("one channel is silent: publishing the other one as mono")
+        return (np.array([[1.0, 0.0]]) if left > right else np.array([[0.0, 1.0]])), "one-live-channel"
+    return np.eye(2), "stereo"
+
+
+def channels_to_publish(raw: np.ndarray, scale: np.float32) -> tuple[np.ndarray, str]:
+    """One or two float32 channels from (n, channels) integer frames: 5.1 folds to stereo, other
+    layouts of 3+ channels to mono; twin stereo becomes mono."""
+    channels = raw.shape[1]
+    if channels == 1:
+        return _mix(raw, np.array([[scale]])), "mono"
+    if channels == 2:
+        weights, layout = stereo_weights(*_stereo_energies(raw))
+        return _mix(raw, weights * scale), layout
+    if channels != 6:
+        return _mix(raw, np.full((1, channels), scale / channels)), "multichannel"
+    stereo = _mix(raw, SURROUND_TO_STEREO * scale)
+    weights, layout = stereo_weights(*_stereo_energies(stereo.T))
+    if layout == "stereo":
+        return stereo, "surround"
+    return _mix(stereo.T, weights), f"surround, {layout}"
+
+
+def decode_audio(info: AudioInfo) -> DecodedAudio:
+    """Decode the whole recording once (the original is only read)."""
+    try:
+        seg = _load_segment(info)
+    except (CouldntDecodeError, OSError, ValueError, IndexError, KeyError) as exc:
+        why = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
+        raise AudioDecodeError(
+            f"cannot decode {info.path.name}: ffmpeg failed ({why[:160]}); export the recording again"
+        ) from exc
+    rate, input_channels = seg.frame_rate, seg.channels
+    raw, scale = _integer_frames(seg)
+    x, layout = channels_to_publish(raw, scale)
+    del raw, seg
+    return DecodedAudio(samples=x, rate=rate, input_channels=input_channels, layout=layout)
+
+
+def resample(x: np.ndarray, rate: int, target: int) -> np.ndarray:
+    """Polyphase resampling of (channels, n) float32 to `target` Hz (a no-op at the same rate)."""
+    if rate == target:
+        return x
+    from math import gcd
+
+    g = gcd(rate, target)
+    rows = [signal.resample_poly(row, target // g, rate // g).astype(np.float32) for row in x]
+    return np.stack(rows) if len(rows) > 1 else rows[0][np.newaxis, :]
+
+
+def _widen_pipe(fd: int) -> None:
+    """Ask for a 1 MiB pipe (Linux), so ffmpeg decodes ahead instead of waiting on each 64 KiB."""
+    try:
+        import fcntl
+
+        fcntl.fcntl(fd, getattr(fcntl, "F_SETPIPE_SZ", 1031), 1 << 20)
+    except (ImportError, OSError):
+        pass
+
+
+def stream_decode(path: Path, *, rate: int, channels: int, chunk_samples: int) -> Iterator[np.ndarray]:
+    """Decode a file of our own (the published MP3) with ffmpeg, yielding float32 (channels, n) chunks."""
+    cmd = [FFMPEG, "-v", "error", "-nostdin", "-i", str(path), "-f", "f32le", "-ac", str(channels)]
+    cmd += ["-ar", str(rate), "-"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert proc.stdout is not None
+    _widen_pipe(proc.stdout.fileno())
+    frame_bytes = 4 * channels
+    try:
+        while True:
+            data = proc.stdout.read(chunk_samples * frame_bytes)
+            if not data:
+                break
+            usable = len(data) // frame_bytes * frame_bytes
+            yield np.frombuffer(data[:usable], dtype=np.float32).reshape(-1, channels).T
+    finally:
+        proc.stdout.close()
+        err = proc.stderr.read() if proc.stderr else b""
+        if proc.wait() != 0:
+            raise AudioDecodeError(f"cannot decode {path.name}: {err.decode(errors='replace').strip()[:200]}")

@@ -1,0 +1,21 @@
+"""Finding, settling and claiming drops. Takes what lies in `inbox/` (a recording and its article, side
+by side or in a folder); gives episode workspaces in `output/episodes/<slug>/` with the originals
+moved into `source/` and a `received` record, and, for the always-on mode, a watcher that reports
+new drops and state changes.
+"""
+
+from pipeline.inbox.claim import claim_drops, pending_drops, slugify
+from pipeline.inbox.drops import find_drops
+from pipeline.inbox.watcher import EpisodeWatch, InboxWatch, describe_event, inbox_fingerprint, unfinished
+
+__all__ = [
+    "claim_drops",
+    "describe_event",
+    "EpisodeWatch",
+    "find_drops",
+    "inbox_fingerprint",
+    "InboxWatch",
+    "pending_drops",
+    "slugify",
+    "unfinished",
+]

@@ -1,0 +1,11 @@
+"""The pair stage. Takes the article and the current transcript; gives a `Pairing` (`pairing.json`):
+each article block with the span of the episode that tells it (or `text_only`), the passages only
+the audio has, and chapters.
+"""
+
+from pipeline.pairing.pair import describe_coverage, pair_article
+
+__all__ = [
+    "describe_coverage",
+    "pair_article",
+]

@@ -1,0 +1,14 @@
+"""Publishing. Takes approved episodes (audio, current transcript, pairing, article and pictures);
+gives the static site in `output/site/`: the home page, `feed.xml`, and per episode the page, the
+MP3, transcripts in every format, chapters and pictures. Also serves the site locally for preview.
+"""
+
+from pipeline.publish.build import is_unpublished, publish_site, unpublish_episode
+from pipeline.publish.preview import serve_site
+
+__all__ = [
+    "is_unpublished",
+    "publish_site",
+    "serve_site",
+    "unpublish_episode",
+]

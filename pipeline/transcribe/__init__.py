@@ -1,0 +1,15 @@
+"""The transcribe stage. Takes the 16 kHz speech WAV (and the article, for its vocabulary); gives a
+typed `Transcript` (`transcript/draft.json`): segments and words with times and confidences,
+doubtful passages flagged by the guards. Engines (openai-whisper, faster-whisper) sit behind one
+interface; the model cache builds and checks the offline Whisper models.
+"""
+
+from pipeline.transcribe.model_cache import default_models_dir, install_model, list_models
+from pipeline.transcribe.stage import transcribe_audio
+
+__all__ = [
+    "default_models_dir",
+    "install_model",
+    "list_models",
+    "transcribe_audio",
+]
