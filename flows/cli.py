@@ -92,14 +92,14 @@ def cmd_status(args: argparse.Namespace, project: ProjectLayout, settings: Setti
         return 0
     header = ("SLUG", "STATE", "DURATION", "LANG", "FLAGGED", "LAST CHANGE", "TITLE")
     table = [header] + [
-        (r.slug, r.state, r.duration, r.language, str(r.flagged), r.last_change, r.title) for r in rows
+        (r.slug, r.state, r.duration, r.language or "—", str(r.flagged), r.last_change, r.title) for r in rows
     ]
     widths = [max(len(row[i]) for row in table) for i in range(len(header) - 1)]
     for row in table:
         _out("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=False)) + "  " + row[-1])
     for r in rows:
         details = [f"coverage: {r.coverage}"] if r.coverage != "—" else []
-        details += [f"error: {r.error}"] if r.error else []
+        details += [f"error: {r.failure}"] if r.error else []
         details += [f"changes requested: {r.note}"] if r.note and r.state == "changes_requested" else []
         details += [f"warning: {w}" for w in r.warnings]
         for line in details:

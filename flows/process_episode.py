@@ -145,7 +145,7 @@ def review_summary(project: ProjectLayout, settings: Settings, slug: str) -> str
     row = episode_row(project, slug)
     url = f"http://127.0.0.1:{settings.review.port}/episodes/{slug}"
     return (
-        f"# {row.title}\n\n| | |\n|---|---|\n| duration | {row.duration} |\n| language | {row.language} |\n"
+        f"# {row.title}\n\n| | |\n|---|---|\n| duration | {row.duration} |\n| language | {row.language or '—'} |\n"
         f"| flagged segments | {row.flagged} |\n| coverage | {row.coverage} |\n\n"
         f"Review it: run `diptych review {slug}` and open the address it prints ({url}…), or, under "
         f"`diptych up`, the review page whose address `up` printed.\n"

@@ -56,6 +56,10 @@ class EpisodeLayout:
     def reviewed_json(self) -> Path:
         return self.transcript_dir / "reviewed.json"
 
+    def current_transcript(self) -> Path:
+        """The transcript every reader uses: reviewed.json once a review has begun, else draft.json."""
+        return self.reviewed_json if self.reviewed_json.exists() else self.draft_json
+
     @property
     def history_dir(self) -> Path:
         """Earlier reviews and sources kept when a new recording replaces the old one."""

@@ -12,6 +12,13 @@ from enum import StrEnum
 from pydantic import BaseModel, ConfigDict, Field
 
 
+def format_clock(seconds: float) -> str:
+    """A time as people read it on a player: 0:42, 12:03, 1:02:03 (whole seconds, rounded down)."""
+    total = max(0, int(seconds))
+    hours, rest = divmod(total, 3600)
+    minutes, secs = divmod(rest, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
+
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 

@@ -233,15 +233,8 @@ def _keep_review_in_sync(layout: EpisodeLayout, draft_sha: str) -> None:
         )
 
 
-def current_transcript(layout: EpisodeLayout) -> tuple[Path, str]:
-    """The transcript later stages use: the reviewed one when there is one, else the draft."""
-    if layout.reviewed_json.exists():
-        return layout.reviewed_json, "reviewed"
-    return layout.draft_json, "draft"
-
-
 def pair_key(settings: Settings, layout: EpisodeLayout, record: EpisodeRecord) -> str:
-    path, _ = current_transcript(layout)
+    path = layout.current_transcript()
     return sha256_json({"transcript": sha256_file(path) if path.exists() else None,
                         "article": record.article_sha256, "options": settings.pairing.model_dump(mode="json")})
 
@@ -251,7 +244,8 @@ def run_pair(project: ProjectLayout, settings: Settings, slug: str) -> StageOutc
 
     inputs = inputs_of(project, settings, slug)
     layout, record = inputs.layout, inputs.record
-    path, source = current_transcript(layout)
+    path = layout.current_transcript()
+    source = path.stem  # "reviewed" or "draft"
     transcript_sha = sha256_file(path)
     key = pair_key(settings, layout, record)
     if up_to_date(Stage.pair, inputs, {Stage.pair: key}):
@@ -304,7 +298,7 @@ def _other_sources(layout: EpisodeLayout, record: EpisodeRecord) -> list[tuple[s
 
 
 def publish_key(project: ProjectLayout, settings: Settings, layout: EpisodeLayout, record: EpisodeRecord) -> str:
-    path, _ = current_transcript(layout)
+    path = layout.current_transcript()
     key: dict[str, object] = {
         "audio": record.stage_hashes.get(Stage.normalize), "tags": record.stage_hashes.get(TAGS_KEY),
         "pair": record.stage_hashes.get(Stage.pair), "transcript": sha256_file(path) if path.exists() else None,

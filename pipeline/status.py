@@ -1,15 +1,20 @@
-"""What `diptych status` and the review list show: one row per episode, read from disk only."""
+"""One row per episode, read from disk only: what `diptych status`, the review list and the
+review summary in Prefect show."""
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
+from datetime import date
 
 from pipeline import episodes
+from pipeline.config import ReviewSettings
 from pipeline.errors import DiptychError
 from pipeline.inbox import pending_drops
 from pipeline.layout import ProjectLayout
-from pipeline.models import Pairing, Transcript
+from pipeline.models import EpisodeRecord, Pairing, Transcript, format_clock
 from pipeline.store import read_model_or_none
+
+LOW_CONFIDENCE = ReviewSettings().low_confidence
 
 
 @dataclass(frozen=True)
@@ -17,73 +22,87 @@ class EpisodeRow:
     slug: str
     title: str
     state: str
-    duration: str
+    day: date | None  # the day it was claimed; None for a drop still in the inbox
     duration_s: float | None
-    language: str
+    language: str | None
     last_change: str
-    error: str
-    flagged: int
-    coverage: str
+    error: str  # the failure's reason ("" when none)
+    error_stage: str
+    flagged: int  # segments the speech model flagged
+    to_check: int | None  # what a reviewer has left to check; None: no transcript yet
+    shares: tuple[float, float] | None  # (article told, episode covered), 0-1
     warnings: tuple[str, ...]
     note: str
 
+    @property
+    def duration(self) -> str:
+        return "—" if self.duration_s is None else format_clock(round(self.duration_s))
+
+    @property
+    def coverage(self) -> str:
+        if self.shares is None:
+            return "—"
+        return f"article {self.shares[0]:.0%} told · episode {self.shares[1]:.0%} covered"
+
+    @property
+    def failure(self) -> str:
+        return f"{self.error_stage}: {self.error}" if self.error else ""
+
     def as_json(self) -> dict[str, object]:
-        data = asdict(self)
-        data["warnings"] = list(self.warnings)
-        return data
+        return {
+            "slug": self.slug, "title": self.title, "state": self.state, "duration": self.duration,
+            "duration_s": self.duration_s, "language": self.language or "—", "last_change": self.last_change,
+            "error": self.failure, "flagged": self.flagged, "coverage": self.coverage,
+            "warnings": list(self.warnings), "note": self.note,
+        }
 
 
-def format_duration(seconds: float | None) -> str:
-    if seconds is None:
-        return "—"
-    total = int(round(seconds))
-    h, rest = divmod(total, 3600)
-    m, s = divmod(rest, 60)
-    return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"
+def build_row(
+    record: EpisodeRecord, transcript: Transcript | None, pairing: Pairing | None, *, low_confidence: float
+) -> EpisodeRow:
+    """An episode's row from its record and what has been read of its transcript and pairing."""
+    from pipeline.review import todo_count
 
-
-def episode_row(project: ProjectLayout, slug: str) -> EpisodeRow:
-    layout = project.existing_episode(slug)
-    record = episodes.load_record(layout)
-    flagged = 0
-    coverage = "—"
-    try:
-        transcript = read_model_or_none(layout.reviewed_json, Transcript) or read_model_or_none(
-            layout.draft_json, Transcript
-        )
-        flagged = sum(1 for s in transcript.segments if s.flags) if transcript else 0
-        pairing = read_model_or_none(layout.pairing_json, Pairing)
-        if pairing:
-            coverage = (
-                f"article {pairing.coverage.article_told:.0%} told · "
-                f"episode {pairing.coverage.episode_covered:.0%} covered"
-            )
-    except DiptychError:
-        pass
     last = record.history[-1] if record.history else None
     return EpisodeRow(
-        slug=slug,
+        slug=record.slug,
         title=record.title,
         state=str(record.state),
-        duration=format_duration(record.duration_s),
-        duration_s=record.duration_s,
-        language=record.language or "—",
+        day=record.created_at.date(),
+        duration_s=record.duration_s if record.duration_s is not None else (
+            transcript.duration_s if transcript else None
+        ),
+        language=record.language or (transcript.language if transcript else None),
         last_change=f"{last.at:%Y-%m-%d %H:%M} {last.stage}" if last else "",
-        error=f"{record.error.stage}: {record.error.message}" if record.error else "",
-        flagged=flagged,
-        coverage=coverage,
+        error=record.error.message if record.error else "",
+        error_stage=record.error.stage if record.error else "",
+        flagged=sum(1 for s in transcript.segments if s.flags) if transcript else 0,
+        to_check=todo_count(transcript, low_confidence) if transcript else None,
+        shares=(pairing.coverage.article_told, pairing.coverage.episode_covered) if pairing else None,
         warnings=tuple(record.warnings),
         note=record.review_note or "",
     )
 
 
-def status_rows(project: ProjectLayout) -> list[EpisodeRow]:
-    rows = [episode_row(project, slug) for slug in project.episode_slugs()]
+def episode_row(project: ProjectLayout, slug: str, *, low_confidence: float = LOW_CONFIDENCE) -> EpisodeRow:
+    layout = project.existing_episode(slug)
+    record = episodes.load_record(layout)
+    transcript = pairing = None
+    try:
+        transcript = read_model_or_none(layout.current_transcript(), Transcript)
+        pairing = read_model_or_none(layout.pairing_json, Pairing)
+    except DiptychError:
+        pass
+    return build_row(record, transcript, pairing, low_confidence=low_confidence)
+
+
+def status_rows(project: ProjectLayout, *, low_confidence: float = LOW_CONFIDENCE) -> list[EpisodeRow]:
+    rows = [episode_row(project, slug, low_confidence=low_confidence) for slug in project.episode_slugs()]
     for drop in pending_drops(project):
         name = drop.article.name if drop.article else drop.name
         rows.append(EpisodeRow(
-            slug=drop.name, title=name, state="incomplete", duration="—", duration_s=None, language="—",
-            last_change="", error="", flagged=0, coverage="—",
+            slug=drop.name, title=name, state="incomplete", day=None, duration_s=None, language=None,
+            last_change="", error="", error_stage="", flagged=0, to_check=None, shares=None,
             warnings=(f"inbox/{name} is waiting for its recording",), note="",
         ))
     return rows

@@ -5,9 +5,7 @@ from __future__ import annotations
 
 import logging
 import math
-import os
 import shutil
-import tempfile
 import wave
 from dataclasses import dataclass
 from datetime import date
@@ -19,6 +17,7 @@ from pydub import AudioSegment
 from scipy import signal
 
 from pipeline.errors import ConfigError
+from pipeline.store import atomic_path
 
 log = logging.getLogger(__name__)
 
@@ -65,14 +64,6 @@ def iso639_2(language: str) -> str:
     return ISO639_2.get(code, "und")
 
 
-def temp_path(final: Path) -> Path:
-    """A fresh temporary file beside `final` (same folder, so os.replace is atomic)."""
-    final.parent.mkdir(parents=True, exist_ok=True)
-    fd, name = tempfile.mkstemp(prefix=f".{final.stem}.", suffix=f"{final.suffix}.tmp", dir=final.parent)
-    os.close(fd)
-    return Path(name)
-
-
 def to_pcm16(x: np.ndarray) -> np.ndarray:
     """float32 (channels, n) -> interleaved int16 (n, channels), rounded and clipped, in chunks."""
     out = np.empty((x.shape[1], x.shape[0]), dtype=np.int16)
@@ -106,9 +97,7 @@ def write_speech_wav(x: np.ndarray, rate: int, target: Path) -> None:
     context = down * math.ceil(SPEECH_CONTEXT / down)
     step = down * max(1, PCM_CHUNK // down)
     n = x.shape[1]
-    tmp = temp_path(target)
-    try:
-        with wave.open(str(tmp), "wb") as out:
+    with atomic_path(target) as tmp, wave.open(str(tmp), "wb") as out:
             out.setnchannels(1)
             out.setsampwidth(2)
             out.setframerate(SPEECH_RATE_HZ)
@@ -120,10 +109,6 @@ def write_speech_wav(x: np.ndarray, rate: int, target: Path) -> None:
                 count = -(-(min(n, start + step) - start) * up // down)
                 pcm = to_pcm16(resampled[np.newaxis, first : first + count])
                 out.writeframes(pcm.data.cast("B"))
-        os.replace(tmp, target)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
 
 
 def _cover_frame(cover: Path) -> APIC:
@@ -173,11 +158,6 @@ def tag_file(mp3: Path, tags: Id3Tags) -> None:
 
 def retag_atomic(mp3: Path, tags: Id3Tags) -> None:
     """Re-tag a published MP3 through a copy, so readers never see a half-written file."""
-    tmp = temp_path(mp3)
-    try:
+    with atomic_path(mp3) as tmp:
         shutil.copyfile(mp3, tmp)
         tag_file(tmp, tags)
-        os.replace(tmp, mp3)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import os
+import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,13 +22,13 @@ import numpy as np
 
 from pipeline.audio.decode import AudioInfo, decode_audio, probe_audio, resample, stream_decode
 from pipeline.audio.dsp import Analysis, GainPlan, Trim, analyze, apply_plan, find_trim, plan_gain
-from pipeline.audio.encode import Id3Tags, encode_mp3, retag_atomic, tag_file, temp_path, write_speech_wav
+from pipeline.audio.encode import Id3Tags, encode_mp3, retag_atomic, tag_file, write_speech_wav
 from pipeline.audio.measure import LoudnessMeter, Measurement, db_to_gain, gain_to_db, loudness_of, sub_blocks
 from pipeline.config import AudioSettings
 from pipeline.errors import AudioDecodeError
 from pipeline.layout import EpisodeLayout
 from pipeline.models import LoudnessReport
-from pipeline.store import write_model
+from pipeline.store import atomic_path, write_model
 
 __all__ = ["AudioInfo", "Id3Tags", "normalize_audio", "probe_audio", "write_tags"]
 
@@ -79,14 +80,9 @@ def normalize_audio(source: Path, layout: EpisodeLayout, *, settings: AudioSetti
     analysis = analyze(x, rate, highpass_hz=settings.highpass_hz)
     trim = _trim_or_fail(info, analysis, rate, x.shape[1], settings)
     layout.audio_dir.mkdir(parents=True, exist_ok=True)
-    mp3_tmp = temp_path(layout.master_mp3)
-    try:
+    with atomic_path(layout.master_mp3) as mp3_tmp:
         encoded = _encode_to_target(x, analysis, trim, rate, settings, mp3_tmp, layout.speech_wav)
         tag_file(mp3_tmp, tags)
-        os.replace(mp3_tmp, layout.master_mp3)
-    except BaseException:
-        mp3_tmp.unlink(missing_ok=True)
-        raise
     report = _report(
         info,
         analysis=analysis,
@@ -200,7 +196,9 @@ def _encoder_loss(y: np.ndarray, rate: int, beside: Path, *, gain: float, bitrat
     np.clip(excerpt, -1.0, 1.0, out=excerpt)
     before = LoudnessMeter(rate, y.shape[0], true_peak=False)
     before.feed(excerpt)
-    tmp = temp_path(beside.with_name("calibration.mp3"))
+    fd, name = tempfile.mkstemp(prefix=".calibration.", suffix=".mp3", dir=beside.parent)
+    os.close(fd)
+    tmp = Path(name)
     try:
         encode_mp3(excerpt, rate, tmp, bitrate_kbps=bitrate_kbps)
         after = measure_file(tmp, rate=rate, channels=y.shape[0]).integrated_lufs

@@ -17,7 +17,7 @@ import nh3
 from markupsafe import Markup
 
 from pipeline.article import Article, keep_safe_image_src
-from pipeline.models import ListPlace, PairedBlock, Pairing, Transcript
+from pipeline.models import ListPlace, PairedBlock, Pairing, Transcript, format_clock
 from pipeline.publish.chapters import ChapterMark
 from pipeline.publish.list_numbers import list_events
 
@@ -108,14 +108,6 @@ def sanitize_html(html: str) -> str:
         link_rel="noopener noreferrer",
         attribute_filter=keep_safe_image_src,
     )
-
-
-def format_clock(seconds: float) -> str:
-    """m:ss, or h:mm:ss from one hour."""
-    total = max(0, int(seconds))
-    hours, rest = divmod(total, 3600)
-    minutes, secs = divmod(rest, 60)
-    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
 
 
 def format_duration(seconds: float) -> str:

@@ -74,10 +74,9 @@ def _audio_duration(path: Path, slug: str) -> float:
 
 
 def _read_transcript(layout: EpisodeLayout) -> Transcript:
-    for path in (layout.reviewed_json, layout.draft_json):
-        transcript = read_model_or_none(path, Transcript)
-        if transcript is not None:
-            return transcript
+    transcript = read_model_or_none(layout.current_transcript(), Transcript)
+    if transcript is not None:
+        return transcript
     raise PublishError(
         f"cannot publish '{layout.slug}': no transcript in {layout.transcript_dir}; transcribe it"
     )

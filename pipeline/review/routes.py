@@ -15,7 +15,8 @@ from pipeline.review.article_view import block_looks
 from pipeline.review.context import HERE, ReviewContext
 from pipeline.review.requests import ApproveRequest, FindRequest, NoteRequest, OpRequest, apply_op
 from pipeline.review.state import StaleReviewError
-from pipeline.review.view import build_rows, episode_row, segments_patch, sort_episodes
+from pipeline.review.view import build_rows, segments_patch, sort_episodes
+from pipeline.status import build_row
 
 STATIC_FILES = {"review.js": "text/javascript", "review.css": "text/css"}
 
@@ -27,7 +28,7 @@ def render_episodes(ctx: ReviewContext) -> HTMLResponse:
         layout = ctx.project.episode(slug)
         record = load_record(layout)
         t = ctx.transcripts.get(layout) if layout.draft_json.exists() else None
-        rows.append(episode_row(record, t, ctx.transcripts.pairing(layout), ctx.low))
+        rows.append(build_row(record, t, ctx.transcripts.pairing(layout), low_confidence=ctx.low))
     return ctx.render("list.html", episodes=sort_episodes(rows), show=ctx.settings.show)
 
 

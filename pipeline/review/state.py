@@ -147,7 +147,7 @@ class TranscriptCache:
 
     @staticmethod
     def _signature(layout: EpisodeLayout) -> object:
-        path = layout.reviewed_json if layout.reviewed_json.exists() else layout.draft_json
+        path = layout.current_transcript()
         try:
             st = path.stat()
         except FileNotFoundError:
@@ -284,7 +284,7 @@ def items_left(
 ) -> int:
     """What is left to check in the transcript under review (0 when there is none yet); `load`
     reads that transcript (a server passes its cache's)."""
-    if not (layout.reviewed_json.exists() or layout.draft_json.exists()):
+    if not layout.current_transcript().exists():
         return 0
     return todo_count(load(layout), low_confidence)
 

@@ -10,21 +10,21 @@ pairing found them to be so.
 from __future__ import annotations
 
 import bisect
-from dataclasses import dataclass, field
-from datetime import date
+from dataclasses import dataclass
 from html import escape
 from itertools import groupby
 
 from pipeline.models import (
     AudioOnlySpan,
-    EpisodeRecord,
     EpisodeState,
     PairedBlock,
     Pairing,
     Segment,
     Transcript,
+    format_clock,
 )
 from pipeline.review.state import needs_check
+from pipeline.status import EpisodeRow
 
 # Why a segment was flagged, in words a reviewer understands (the flags come from transcription).
 FLAG_REASONS = {
@@ -54,49 +54,13 @@ class Row:
     only_audio: bool = False
 
 
-@dataclass(frozen=True)
-class EpisodeRow:
-    slug: str
-    title: str
-    state: str
-    day: date
-    duration_s: float | None
-    language: str | None
-    to_check: int | None  # None: no transcript yet
-    coverage: tuple[float, float] | None  # (article told, episode covered), shares 0-1
-    note: str | None = None
-    error: str | None = None
-    warnings: tuple[str, ...] = field(default_factory=tuple)
-
-
 def flag_reason(flag: str) -> str:
     return FLAG_REASONS.get(flag, flag.replace("_", " "))
 
 
 def clock(seconds: float | None) -> str:
     """0:42, 12:03, 1:02:03."""
-    if seconds is None:
-        return "–"
-    whole = int(max(seconds, 0.0))
-    h, rest = divmod(whole, 3600)
-    return f"{h}:{rest // 60:02d}:{rest % 60:02d}" if h else f"{rest // 60}:{rest % 60:02d}"
-
-
-def episode_row(record: EpisodeRecord, t: Transcript | None, pairing: Pairing | None, low: float) -> EpisodeRow:
-    coverage = (pairing.coverage.article_told, pairing.coverage.episode_covered) if pairing else None
-    return EpisodeRow(
-        slug=record.slug,
-        title=record.title,
-        state=str(record.state),
-        day=record.created_at.date(),
-        duration_s=record.duration_s if record.duration_s is not None else (t.duration_s if t else None),
-        language=record.language or (t.language if t else None),
-        to_check=sum(needs_check(s, low) for s in t.segments) if t else None,
-        coverage=coverage,
-        note=record.review_note,
-        error=record.error.message if record.error else None,
-        warnings=tuple(record.warnings),
-    )
+    return "–" if seconds is None else format_clock(seconds)
 
 
 def sort_episodes(rows: list[EpisodeRow]) -> list[EpisodeRow]:

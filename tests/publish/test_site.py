@@ -11,9 +11,9 @@ import pytest
 
 from pipeline.config import Settings
 from pipeline.layout import ProjectLayout
-from pipeline.models import Pairing
+from pipeline.models import Pairing, format_clock
 from pipeline.publish.build import publish_site
-from pipeline.publish.pages import PageAside, PageBlock, format_clock, format_date, place_asides, sanitize_html
+from pipeline.publish.pages import PageAside, PageBlock, format_date, place_asides, sanitize_html
 from tests.factories import RealAudio, add_english_episode, add_french_episode
 
 SETTINGS = Settings(show={"base_url": "https://example.org/pod/", "title": "Show & <Tell>", "language": "en"})
