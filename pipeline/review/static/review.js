@@ -40,7 +40,7 @@
     return node;
   }
 
-  // The same markup as segment_html() in pipeline/review_view.py.
+  // The same markup as segment_html() in pipeline/review/view.py.
   function renderSegment(seg) {
     const div = el("div", "seg" + (seg.todo ? " todo" : "") + (seg.flags.length ? " flagged" : ""));
     div.id = "s" + seg.id;
