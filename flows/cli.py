@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from pipeline import __version__
-from pipeline.config import Settings, load_settings
+from pipeline.config import Settings, check_show_settings, load_settings
 from pipeline.errors import DiptychError
 from pipeline.layout import ProjectLayout
 
@@ -228,6 +228,21 @@ def cmd_models(args: argparse.Namespace, project: ProjectLayout, settings: Setti
     return 0
 
 
+# Commands that process or publish: their settings and the files these name are checked first.
+CHECKED_COMMANDS = frozenset({"run", "up", "review", "approve", "publish", "unpublish"})
+
+
+def cmd_init(args: argparse.Namespace) -> int:
+    from pipeline.new_show import create_show
+
+    show = create_show(Path(args.folder))
+    _out(f"made the show folder {show.root}: diptych.toml, inbox/ (with its README), output/")
+    _out(f"before the first run, fill in {show.config_file}: {', '.join(show.to_fill)}")
+    _out(f"and put the show's cover (a square JPEG or PNG, 1400–3000 px) at {show.cover}")
+    _out(f"then drop an episode in {show.root / 'inbox'}/ and run: diptych --root {show.root} run")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="diptych",
@@ -244,6 +259,10 @@ def build_parser() -> argparse.ArgumentParser:
         p.set_defaults(fn=fn)
         return p
 
+    p = sub.add_parser("init", help="make a new show folder (outside diptych's code) to fill in",
+                       description="make a new show folder (outside diptych's code) to fill in")
+    p.set_defaults(fn=None)
+    p.add_argument("folder", nargs="?", default=".", help="the show folder to make (default: here)")
     p = add("run", cmd_run, "claim the drops in inbox/ and take every episode as far as it can go")
     p.add_argument("--approve", action="store_true", help="skip review: publish what is processed")
     p.add_argument("--json", action="store_true", help="machine-readable result")
@@ -290,8 +309,12 @@ def main(argv: Sequence[str] | None = None) -> None:
     args = build_parser().parse_args(argv)
     _setup_logging(args)
     try:
+        if args.command == "init":
+            raise SystemExit(cmd_init(args))
         project = ProjectLayout(root=find_root(args.root))
         settings = load_settings(project.config_file)
+        if args.command in CHECKED_COMMANDS:
+            check_show_settings(settings, project.root)
         code = args.fn(args, project, settings)
     except DiptychError as exc:
         sys.stderr.write(f"diptych: error: {exc}\n")

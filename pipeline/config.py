@@ -8,6 +8,7 @@ DIPTYCH_AUDIO__TARGET_LUFS=-19 overrides [audio] target_lufs.
 from __future__ import annotations
 
 import datetime as dt
+import re
 import tomllib
 from pathlib import Path
 from typing import Any, Literal
@@ -177,6 +178,8 @@ class EpisodeMeta(Section):
     cover: str | None = None
     speaker: str | None = None
     author: str | None = None
+    # A drop naming a published episode's slug replaces its recording only when this says so.
+    replace: bool = False
 
 
 def parse_episode_meta(front_matter: dict[str, Any], *, source: str) -> EpisodeMeta:
@@ -184,3 +187,48 @@ def parse_episode_meta(front_matter: dict[str, Any], *, source: str) -> EpisodeM
         return EpisodeMeta.model_validate(front_matter)
     except ValidationError as exc:
         raise ConfigError(_format_error(f"{source} front matter", exc, front_matter)) from exc
+
+
+# Checked when a command starts, before any work: the files and addresses the settings name.
+# A show folder copied without its cover fails here in one line, not after processing every episode.
+
+
+def check_show_settings(settings: Settings, root: Path) -> None:
+    """Raise ConfigError (one line: the key, the value, the fix) for what would fail later."""
+    show = settings.show
+    for key in ("title", "author", "owner_email", "language", "base_url"):
+        if getattr(show, key) == "":
+            raise ConfigError(f"show.{key} is empty: fill it in {root / 'diptych.toml'} (see the comment above it)")
+    if show.cover:
+        path = root / show.cover
+        if not path.is_file():
+            raise ConfigError(
+                f"show.cover = '{show.cover}' not found in {root}: put the show's square cover (JPEG or PNG, "
+                "1400–3000 px) there, or fix diptych.toml"
+            )
+        if (why := image_problem(path)) is not None:
+            raise ConfigError(f"show.cover = '{show.cover}' is not an image ({why}): fix diptych.toml")
+    if show.base_url is not None and not re.match(r"^https?://[^\s/]+", show.base_url):
+        raise ConfigError(
+            f"show.base_url = '{show.base_url}' is not a web address: give the public address of output/site/, "
+            "e.g. 'https://example.org/podcast/', in diptych.toml"
+        )
+    models_dir = settings.transcribe.models_dir
+    if models_dir is not None and models_dir.exists() and not models_dir.is_dir():
+        raise ConfigError(f"transcribe.models_dir = '{models_dir}' is a file, not a folder: fix diptych.toml")
+
+
+def image_problem(path: Path) -> str | None:
+    """Why `path` is not a picture that can be read (Pillow's reason, naming the file), or None."""
+    import warnings
+
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # a 10000 px cover is no bomb
+            with Image.open(path) as image:
+                image.verify()
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
+        return str(exc).replace(str(path), path.name) or type(exc).__name__
+    return None
