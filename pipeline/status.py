@@ -9,7 +9,7 @@ from datetime import date
 from pipeline import episodes
 from pipeline.config import ReviewSettings
 from pipeline.errors import DiptychError
-from pipeline.inbox import pending_drops
+from pipeline.inbox import inbox_notes
 from pipeline.layout import ProjectLayout
 from pipeline.models import EpisodeRecord, Pairing, Transcript, format_clock
 from pipeline.store import read_model_or_none
@@ -98,11 +98,13 @@ def episode_row(project: ProjectLayout, slug: str, *, low_confidence: float = LO
 
 def status_rows(project: ProjectLayout, *, low_confidence: float = LOW_CONFIDENCE) -> list[EpisodeRow]:
     rows = [episode_row(project, slug, low_confidence=low_confidence) for slug in project.episode_slugs()]
-    for drop in pending_drops(project):
-        name = drop.article.name if drop.article else drop.name
+    for note in inbox_notes(project):
+        # Drops the next run leaves in the inbox: waiting for their recording or for `replace: true`,
+        # or refused; the reason is the same line `diptych run` prints.
+        waiting = note.state != "cannot be claimed"
         rows.append(EpisodeRow(
-            slug=drop.name, title=name, state="incomplete", day=None, duration_s=None, language=None,
-            last_change="", error="", error_stage="", flagged=0, to_check=None, shares=None,
-            warnings=(f"inbox/{name} is waiting for its recording",), note="",
+            slug=note.name, title=f"inbox/{note.name}", state=note.state, day=None, duration_s=None,
+            language=None, last_change="", error="" if waiting else note.reason, error_stage="", flagged=0,
+            to_check=None, shares=None, warnings=(note.reason,) if waiting else (), note="",
         ))
     return rows

@@ -47,6 +47,9 @@ def split_front_matter(text: str, *, name: str) -> tuple[dict[str, Any], str]:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 2}" if mark is not None else ""
         raise ArticleError(f"{name}: front matter is not valid YAML{where}; fix it or remove it") from exc
+    except (ValueError, TypeError, OverflowError) as exc:
+        # YAML's own value constructors: `date: 2026-13-45` is a timestamp with no such day.
+        raise ArticleError(f"{name}: front matter has a value that cannot be read ({exc}); fix it") from exc
     if data is None:
         data = {}
     if not isinstance(data, dict):

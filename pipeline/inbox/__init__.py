@@ -6,6 +6,7 @@ new drops and state changes.
 
 from pipeline.inbox.claim import claim_drops, pending_drops, slugify
 from pipeline.inbox.drops import find_drops
+from pipeline.inbox.plan import InboxNote, inbox_notes
 from pipeline.inbox.watcher import EpisodeWatch, InboxWatch, describe_event, inbox_fingerprint, unfinished
 
 __all__ = [
@@ -13,6 +14,8 @@ __all__ = [
     "describe_event",
     "EpisodeWatch",
     "find_drops",
+    "InboxNote",
+    "inbox_notes",
     "inbox_fingerprint",
     "InboxWatch",
     "pending_drops",

@@ -9,12 +9,15 @@ the article does not show. Finding drops only reads; claiming them is `inbox`'s.
 
 from __future__ import annotations
 
+import logging
+import os
 import time
 from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 
 from pipeline.article import inside_folder, is_image_file
+from pipeline.config import image_problem
 from pipeline.errors import DiptychError, DropError
 
 AUDIO_EXTS = {".mp3", ".m4a", ".aac", ".wav", ".flac", ".ogg", ".oga", ".opus", ".webm", ".mp4", ".aif",
@@ -24,6 +27,8 @@ COVER_EXTS = {".jpg", ".jpeg", ".png"}
 # Left alone: the inbox's own README, hidden files, downloads in progress.
 IGNORED_NAMES = {"readme.md", "readme.txt"}
 PARTIAL_EXTS = {".part", ".crdownload", ".tmp", ".download", ".partial"}
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -70,10 +75,28 @@ def _kind(path: Path) -> str | None:
 
 
 def _visible_files(folder: Path) -> list[Path]:
+    """Regular files and symbolic links (refused later, with their reason) a person put there."""
     return sorted(
         p for p in folder.iterdir()
-        if p.is_file() and not p.name.startswith(".") and p.name.lower() not in IGNORED_NAMES
+        if (p.is_file() or (p.is_symlink() and not p.is_dir()))
+        and not p.name.startswith(".") and p.name.lower() not in IGNORED_NAMES
         and p.suffix.lower() not in PARTIAL_EXTS
+    )
+
+
+def is_regular_inside(path: Path, base: Path) -> bool:
+    """A regular file under `base` reached without following any symbolic link."""
+    if not path.is_file() or path.is_symlink():
+        return False
+    real, expected = os.path.realpath(path), os.path.realpath(base)
+    return real == os.path.join(expected, os.path.relpath(path, base))
+
+
+def refuse_link(path: Path, where: str) -> DropError:
+    """A link in the inbox is never followed: what it points to may be any file on the machine."""
+    return DropError(
+        f"{where}: {path.name} is a symbolic link (to {os.readlink(path)}): a drop must be regular files "
+        "inside inbox/; copy the file itself here"
     )
 
 
@@ -82,14 +105,17 @@ def article_images(article: Path, base: Path) -> tuple[DropImage, ...]:
     that is not there is not the inbox's concern (publishing reports it)."""
     from pipeline.article import read_image_refs  # Markdown and the sanitizer: only when an article is there
 
+    if article.is_symlink():
+        return ()  # never read: the drop is refused
     try:
         refs = read_image_refs(article)
-    except DiptychError:
-        return ()  # claiming it says what is wrong with the article
+    except Exception as exc:  # any failure reading one article: claiming it reports it on its line
+        log.debug("%s: pictures not looked for: %s", article.name, exc)
+        return ()
     found = []
     for ref in refs:
         inside = inside_folder(ref)
-        if inside is not None and is_image_file(ref) and (base / inside).is_file():
+        if inside is not None and is_image_file(ref) and is_regular_inside(base / inside, base):
             found.append(DropImage(inside.as_posix(), base / inside))
     return tuple(found)
 
@@ -110,6 +136,9 @@ def _cover(pictures: list[Path], shown: set[Path], where: str) -> Path | None:
 
 
 def _drop_from(name: str, files: list[Path], where: str, *, base: Path) -> Drop:
+    for path in files:
+        if path.is_symlink():
+            raise refuse_link(path, where)
     by_kind: dict[str, list[Path]] = defaultdict(list)
     for path in files:
         kind = _kind(path)
@@ -123,6 +152,8 @@ def _drop_from(name: str, files: list[Path], where: str, *, base: Path) -> Drop:
     article = by_kind["article"][0] if by_kind["article"] else None
     images = article_images(article, base) if article is not None else ()
     cover = _cover(by_kind["cover"], {i.path for i in images}, where)
+    if cover is not None and (audio or article) and (why := image_problem(cover)) is not None:
+        raise DropError(f"{where}: the cover {cover.name} is not an image ({why}): drop a JPEG or PNG, or remove it")
     images = tuple(i for i in images if i.path != cover)  # a cover the article shows is moved once
     return Drop(name=name, audio=audio, article=article, cover=cover, images=images)
 
@@ -143,20 +174,30 @@ def find_drops(inbox: Path) -> tuple[list[Drop], list[str]]:
         else:
             groups[path.stem].append(path)
     for stem, files in sorted(groups.items()):
-        try:
-            drops.append(_drop_from(stem, files, f"inbox/{stem}.*", base=inbox))
-        except DropError as exc:
-            problems.append(str(exc))
+        if (drop := _try_drop(stem, files, f"inbox/{stem}.*", inbox, problems)) is not None:
+            drops.append(drop)
     for folder in sorted(p for p in inbox.iterdir() if p.is_dir() and not p.name.startswith(".")):
-        files = [p for p in _visible_files(folder) if p not in shown]
-        try:
-            drop = _drop_from(folder.name, files, f"inbox/{folder.name}/", base=folder)
-        except DropError as exc:
-            problems.append(str(exc))
+        where = f"inbox/{folder.name}/"
+        if folder.is_symlink():
+            problems.append(str(refuse_link(folder, where)))
             continue
-        if drop.files:
+        files = [p for p in _visible_files(folder) if p not in shown]
+        drop = _try_drop(folder.name, files, where, folder, problems)
+        if drop is not None and drop.files:
             drops.append(drop)
     return drops, problems
+
+
+def _try_drop(name: str, files: list[Path], where: str, base: Path, problems: list[str]) -> Drop | None:
+    """One drop, or its one line in `problems`: whatever goes wrong reading it stops only it."""
+    try:
+        return _drop_from(name, files, where, base=base)
+    except DiptychError as exc:
+        problems.append(str(exc))
+    except Exception as exc:
+        log.debug("%s cannot be read", where, exc_info=True)
+        problems.append(f"{where}: cannot be read ({type(exc).__name__}: {exc}): fix or remove it")
+    return None
 
 
 def _snapshot(drops: list[Drop]) -> dict[Path, tuple[int, int]]:

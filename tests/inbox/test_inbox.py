@@ -18,6 +18,17 @@ from pipeline.store import sha256_file
 ARTICLE = "---\ntitle: \"Bilan d'avril\"\nlanguage: fr\n---\n\n# Bilan d'avril\n\nUn paragraphe.\n"
 
 
+# A real 1×1 JPEG: a cover must be a picture.
+TINY_JPEG = (
+    "ffd8ffe000104a46494600010100000100010000ffdb004300080606070605080707070909080a0c140d0c0b0b0c1912130f141d1a1f1e1d"
+    "1a1c1c20242e2720222c231c1c2837292c30313434341f27393d38323c2e333432ffc0000b080001000101011100ffc4001f000001050101"
+    "0101010100000000000000000102030405060708090a0bffc400b5100002010303020403050504040000017d010203000411051221314106"
+    "13516107227114328191a1082342b1c11552d1f02433627282090a161718191a25262728292a3435363738393a434445464748494a535455"
+    "565758595a636465666768696a737475767778797a838485868788898a92939495969798999aa2a3a4a5a6a7a8a9aab2b3b4b5b6b7b8b9ba"
+    "c2c3c4c5c6c7c8c9cad2d3d4d5d6d7d8d9dae1e2e3e4e5e6e7e8e9eaf1f2f3f4f5f6f7f8f9faffda0008010100003f00fbd3ffd9"
+)
+
+
 def _old(*paths: Path) -> None:
     """Make files look settled (last changed a minute ago)."""
     past = time.time() - 60
@@ -56,7 +67,7 @@ def test_folder_drop_with_cover(project):
     folder.mkdir()
     (folder / "rec.wav").write_bytes(b"RIFFxxxx")
     (folder / "texte.md").write_text("# Titre\n\nTexte.\n", encoding="utf-8")
-    (folder / "cover.jpg").write_bytes(b"\xff\xd8\xff")
+    (folder / "cover.jpg").write_bytes(bytes.fromhex(TINY_JPEG))
     _old(*folder.iterdir())
     report = claim_drops(project, settle_s=0.5)
     assert report.claimed == ["mon-episode"]
@@ -218,7 +229,9 @@ def test_new_recording_for_the_same_slug_starts_a_new_review_and_keeps_the_old(p
     layout.reviewed_json.parent.mkdir(parents=True)
     layout.reviewed_json.write_text('{"edited": true}\n', encoding="utf-8")
     episodes.set_state(layout, episodes.EpisodeState.published, stage="publish")
-    _drop(project.inbox, "recap-take-two", audio=b"take two", article=article)
+    # A published episode's recording is replaced only when the drop says so (issue 15).
+    replacing = article.replace("---\n#", "replace: true\n---\n#")
+    _drop(project.inbox, "recap-take-two", audio=b"take two", article=replacing)
     report = claim_drops(project, settle_s=0.5)
     assert report.updated == ["recap"] and report.claimed == []
     record = episodes.load_record(layout)

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import io
 import os
 import time
 from pathlib import Path
+
+from PIL import Image
 
 from pipeline import episodes
 from pipeline.article.images import WARNING_END
@@ -21,6 +24,13 @@ Le récapitulatif.
 
 ![Le groupe](groupe.jpg)
 """
+
+
+def picture(kind: str) -> bytes:
+    """A real 4×4 picture: a cover must be one (a picture only the article shows is not read)."""
+    out = io.BytesIO()
+    Image.new("RGB", (4, 4), (200, 120, 40)).save(out, format=kind)
+    return out.getvalue()
 
 
 def settle(*paths: Path) -> None:
@@ -53,7 +63,7 @@ def test_folder_drop_pictures_go_to_source_with_their_subfolder_and_the_cover_is
             "recap.md": ARTICLE,
             "img/atelier.png": b"\x89PNG-atelier",
             "groupe.jpg": b"\xff\xd8groupe",
-            "cover.jpg": b"\xff\xd8cover",
+            "cover.jpg": picture("JPEG"),
         },
     )
     sums = {rel: sha256_file(folder / rel) for rel in ("img/atelier.png", "groupe.jpg", "cover.jpg")}
@@ -72,7 +82,8 @@ def test_the_one_picture_the_article_does_not_show_is_the_cover(project: Project
     folder_drop(
         project,
         "recap",
-        {"rec.mp3": b"ID3", "recap.md": ARTICLE, "img/atelier.png": b"png", "groupe.jpg": b"jpg", "une.png": b"x"},
+        {"rec.mp3": b"ID3", "recap.md": ARTICLE, "img/atelier.png": b"png", "groupe.jpg": b"jpg",
+         "une.png": picture("PNG")},
     )
     drops, problems = find_drops(project.inbox)
     assert not problems
@@ -102,7 +113,7 @@ def test_flat_drop_takes_the_pictures_its_article_shows(project: ProjectLayout) 
         "2026-03-recap-atelier.mp3": b"ID3",
         "2026-03-recap-atelier.md": "# Recap\n\n![Une](2026-03-recap-atelier.jpg)\n\n![Deux](img/atelier.png)\n\n"
         "![Trois](anim.webp)\n",
-        "2026-03-recap-atelier.jpg": b"\xff\xd8one",
+        "2026-03-recap-atelier.jpg": picture("JPEG"),
         "img/atelier.png": b"png",
         "anim.webp": b"webp",
         "unrelated.png": b"left alone",
@@ -114,7 +125,7 @@ def test_flat_drop_takes_the_pictures_its_article_shows(project: ProjectLayout) 
     report = claim_drops(project, settle_s=0.1)
     assert report.claimed == ["2026-03-recap-atelier"] and not report.errors
     layout = project.episode("2026-03-recap-atelier")
-    assert layout.source_file("2026-03-recap-atelier.jpg").read_bytes() == b"\xff\xd8one"
+    assert layout.source_file("2026-03-recap-atelier.jpg").read_bytes() == files["2026-03-recap-atelier.jpg"]
     assert layout.source_file("img/atelier.png").read_bytes() == b"png"
     assert layout.source_file("anim.webp").read_bytes() == b"webp"
     # A picture the article shows is the article's, not the cover, even with the drop's name.
@@ -141,15 +152,19 @@ def test_a_new_drop_with_a_picture_of_the_same_name_keeps_the_old_one_in_history
     assert layout.source_file("img/atelier.png").read_bytes() == b"new"
     old = list(layout.history_dir.glob("*/source/img/atelier.png"))
     assert [p.read_bytes() for p in old] == [b"old"]
-    assert not episodes.load_record(layout).warnings  # groupe.jpg came with the new drop
+    warnings = episodes.load_record(layout).warnings
+    assert not [w for w in warnings if "missing" in w]  # groupe.jpg came with the new drop
+    assert [w for w in warnings if "replaces the article of 'recap'" in w]  # and the replacement is said
 
 
 def test_a_cover_the_article_shows_is_the_cover_and_moved_once(project: ProjectLayout) -> None:
     article = "# Recap\n\n![La une](cover.jpg)\n\n![L'atelier](img/atelier.png)\n"
-    folder_drop(project, "recap", {"rec.mp3": b"ID3", "recap.md": article, "cover.jpg": b"c", "img/atelier.png": b"p"})
+    folder_drop(project, "recap", {"rec.mp3": b"ID3", "recap.md": article, "cover.jpg": picture("JPEG"),
+                                     "img/atelier.png": b"p"})
     report = claim_drops(project, settle_s=0.1)
     assert report.claimed == ["recap"] and not report.errors
     layout = project.episode("recap")
     assert episodes.load_record(layout).source_cover == "cover.jpg"
-    assert layout.source_file("cover.jpg").read_bytes() == b"c" and layout.source_file("img/atelier.png").exists()
+    assert layout.source_file("cover.jpg").read_bytes() == picture("JPEG")
+    assert layout.source_file("img/atelier.png").exists()
     assert not episodes.load_record(layout).warnings
