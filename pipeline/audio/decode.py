@@ -126,7 +126,9 @@ def _integer_frames(seg: AudioSegment) -> tuple[np.ndarray, np.float32]:
     """pydub's interleaved integer PCM as an (n, channels) view, and the scale to [-1, 1)."""
     width = seg.sample_width
     dtype = {1: np.int8, 2: np.int16, 4: np.int32}[width]
-    raw = np.frombuffer(seg.raw_data, dtype=dtype).reshape(-1, seg.channels)
+    data = seg.raw_data
+    whole = len(data) // (width * seg.channels) * (width * seg.channels)  # a file cut mid-sample ends there
+    raw = np.frombuffer(data[:whole], dtype=dtype).reshape(-1, seg.channels)
     return raw, np.float32(1.0 / (1 << (8 * width - 1)))
 
 

@@ -15,7 +15,7 @@ import logging
 import os
 import tempfile
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -23,7 +23,16 @@ import numpy as np
 from pipeline.audio.decode import AudioInfo, decode_audio, probe_audio, resample, stream_decode
 from pipeline.audio.dsp import Analysis, GainPlan, Trim, analyze, apply_plan, find_trim, plan_gain
 from pipeline.audio.encode import Id3Tags, encode_mp3, retag_atomic, tag_file, write_speech_wav
-from pipeline.audio.measure import LoudnessMeter, Measurement, db_to_gain, gain_to_db, loudness_of, sub_blocks
+from pipeline.audio.measure import (
+    ABSOLUTE_GATE_LUFS,
+    LoudnessMeter,
+    Measurement,
+    db_to_gain,
+    gain_to_db,
+    loudness_of,
+    sub_blocks,
+)
+from pipeline.audio.speech import detect_speech, has_speech
 from pipeline.config import AudioSettings
 from pipeline.errors import AudioDecodeError
 from pipeline.layout import EpisodeLayout
@@ -36,8 +45,11 @@ log = logging.getLogger(__name__)
 
 # Shorter than this is not an episode (and too short for a 400 ms loudness block anyway).
 MIN_EPISODE_S = 1.0
-# Quieter than this (integrated) is no sound: an unplugged microphone, a muted track.
+# Quieter than this (integrated), the speech detector decides: a quiet phone call (−62 to −66 LUFS)
+# is speech, an unplugged microphone's hiss is not (audio_speech says what was measured).
 NO_SOUND_LUFS = -60.0
+# A quiet recording with speech in it is first raised to this level, then processed as any other.
+QUIET_RAISED_LUFS = -30.0
 # The limiter aims this far under the ceiling; the MP3 encoder's own overshoot fits in between.
 ENCODER_MARGIN_DB = 0.8
 # After encoding, the MP3 must be this close to the target, else the gain is corrected.
@@ -78,6 +90,7 @@ def normalize_audio(source: Path, layout: EpisodeLayout, *, settings: AudioSetti
     del decoded  # hold one copy of the audio, not two
     x = resample(x, input_rate, rate)
     analysis = analyze(x, rate, highpass_hz=settings.highpass_hz)
+    analysis, raised_db = _raise_quiet_speech(info, x, analysis, rate, settings, warnings)
     trim = _trim_or_fail(info, analysis, rate, x.shape[1], settings)
     layout.audio_dir.mkdir(parents=True, exist_ok=True)
     with atomic_path(layout.master_mp3) as mp3_tmp:
@@ -93,6 +106,7 @@ def normalize_audio(source: Path, layout: EpisodeLayout, *, settings: AudioSetti
         encoded=encoded,
         input=(input_channels, input_layout),
         warnings=warnings,
+        raised_db=raised_db,
     )
     write_model(layout.loudness_json, report)
     log.info(
@@ -123,13 +137,57 @@ def _check_decoded(info: AudioInfo, duration_s: float) -> list[str]:
     return warnings
 
 
-def _trim_or_fail(info: AudioInfo, analysis: Analysis, rate: int, n: int, settings: AudioSettings) -> Trim:
+def _quiet_level(analysis: Analysis) -> tuple[float, str]:
+    """How loud a very quiet recording is (LUFS, or an estimate under the meter's gate), and in words."""
     loudness = analysis.input.integrated_lufs
-    trim = find_trim(analysis.frame_energy, rate, n, max_silence_s=settings.max_silence_s)
-    if trim is None or loudness is None or loudness < NO_SOUND_LUFS:
-        level = "digital silence" if loudness is None else f"{loudness:.0f} LUFS"
+    if loudness is not None:
+        return loudness, f"at {loudness:.0f} LUFS"
+    energy = analysis.frame_energy[analysis.frame_energy > 0]
+    estimate = float(10.0 * np.log10(np.percentile(energy, 95))) if energy.size else -150.0
+    return estimate, f"below {ABSOLUTE_GATE_LUFS:.0f} LUFS"
+
+
+def _raise_quiet_speech(
+    info: AudioInfo, x: np.ndarray, analysis: Analysis, rate: int, settings: AudioSettings, warnings: list[str]
+) -> tuple[Analysis, float]:
+    """Under NO_SOUND_LUFS the speech detector decides: speech is raised (in place) to
+    QUIET_RAISED_LUFS with a warning; no speech is refused, saying how quiet and what to do."""
+    loudness = analysis.input.integrated_lufs
+    if analysis.input.true_peak_dbtp is None:
+        return analysis, 0.0  # digital silence: _trim_or_fail says so
+    n = x.shape[1]
+    if loudness is not None and loudness >= NO_SOUND_LUFS and find_trim(
+        analysis.frame_energy, rate, n, max_silence_s=settings.max_silence_s
+    ) is not None:
+        return analysis, 0.0
+    level_lufs, level = _quiet_level(analysis)
+    found = detect_speech(x, rate)
+    if not has_speech(found):
         raise AudioDecodeError(
-            f"{info.path.name} has no sound ({level}); check that the right track was exported "
+            f"{info.path.name} holds no speech that can be heard: it is {level} (episodes are published at "
+            f"{settings.target_lufs:.0f} LUFS) and speech detection found {found.speech_s:.1f} s of speech; check "
+            "that the right track was exported and the microphone was on, or raise its level in an audio editor "
+            "(to about -30 LUFS) and drop it again"
+        )
+    raised_db = QUIET_RAISED_LUFS - level_lufs
+    x *= np.float32(db_to_gain(raised_db))
+    raised = replace(analyze(x, rate, highpass_hz=0.0), input=analysis.input)  # already high-passed
+    message = (
+        f"{info.path.name} is very quiet ({level.removeprefix('at ')}): speech detection found "
+        f"{found.speech_s:.0f} s of speech, "
+        f"so it was raised by {raised_db:.0f} dB, its background noise with it; next time record closer to "
+        "the microphone or with more input gain"
+    )
+    log.warning(message)
+    warnings.append(message)
+    return raised, raised_db
+
+
+def _trim_or_fail(info: AudioInfo, analysis: Analysis, rate: int, n: int, settings: AudioSettings) -> Trim:
+    trim = find_trim(analysis.frame_energy, rate, n, max_silence_s=settings.max_silence_s)
+    if trim is None or analysis.input.true_peak_dbtp is None:
+        raise AudioDecodeError(
+            f"{info.path.name} has no sound (digital silence); check that the right track was exported "
             "and the microphone was on"
         )
     return trim
@@ -229,6 +287,7 @@ def _report(
     encoded: _Encoded,
     input: tuple[int, str],
     warnings: list[str],
+    raised_db: float,
 ) -> LoudnessReport:
     n = x.shape[1]
     channels = x.shape[0]
@@ -251,7 +310,7 @@ def _report(
         input_layout=input[1],
         output_channels=channels,
         bitrate_kbps=settings.bitrate_mono_kbps if channels == 1 else settings.bitrate_stereo_kbps,
-        gain_db=round(gain_to_db(encoded.plan.gain), 2),
+        gain_db=round(gain_to_db(encoded.plan.gain) + raised_db, 2),
         limited=encoded.plan.limited,
         limiter_max_reduction_db=round(encoded.plan.limited_db, 2),
         encodes=encoded.encodes,
