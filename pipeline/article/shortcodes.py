@@ -3,7 +3,10 @@
 `[box type="note"]…[/box]` becomes an `<aside>`, `[caption]<img …> text[/caption]` a `<figure>` with
 its `<figcaption>`. Attribute values may be quoted with curly or French quotes (`type= »note »`),
 as a copy out of a WordPress page gives them. Markdown links (`[text](url)`, `[text][ref]`) and
-bracketed words with no attributes and no closing tag (`[sic]`) are text, not shortcodes.
+bracketed words with no attributes and no closing tag (`[sic]`) are text, not shortcodes; a tag with
+a closing tag (`[vc_row][vc_column]…[/vc_column][/vc_row]`), with attributes, or with a page
+builder's `_` in its name (`[vc_empty_space]`) is one, and an opening cut off before its `]`
+(`[vc_column width="1/2"` at a line's end) is removed too. `[unclosed [double]` stays text.
 """
 
 from __future__ import annotations
@@ -18,7 +21,11 @@ from pipeline.article.typography import NBSP_CHARS
 ASIDE_CODES = frozenset({"box", "note", "info", "alert", "warning", "tip", "notice", "callout"})
 CAPTION_CODES = frozenset({"caption", "wp_caption"})
 
-_OPEN = re.compile(r"\[([a-z][a-z0-9_-]*)((?:[ \u00a0\u202f]+[^\]\n]*)?)\](?![(\[:])")
+_OPEN = re.compile(r"\[([a-z][a-z0-9_-]*)((?:[ \u00a0\u202f]+[^\]\n]*)?)\]")
+# An opening tag with attributes whose `]` never comes before the end of its line.
+_CUT_OFF = re.compile(
+    r"\[([a-z][a-z0-9_-]*)(?:[ \u00a0\u202f]+[a-z_][\w-]*\s*=\s*[\"“”„«»″'’‘][^\]\[\n]*)+(?=\n|\Z)", re.IGNORECASE
+)
 _CLOSE = "[/{name}]"
 _ESCAPED = re.compile(r"\[\[([a-z][^\]\n]*)\]\]")
 _ATTR = re.compile(r"([a-z_][\w-]*)\s*=\s*\"([^\"]*)\"", re.IGNORECASE)
@@ -48,11 +55,12 @@ def expand_shortcodes(text: str) -> ShortcodeResult:
     dropped: list[str] = []
     pos = 0
     out: list[str] = []
+    text = _CUT_OFF.sub(lambda m: _drop_name(m, dropped), text)
     while match := _OPEN.search(text, pos):
         name, attrs = match.group(1), match.group(2)
         close_at = text.find(_CLOSE.format(name=name), match.end())
-        if close_at < 0 and "=" not in attrs:
-            out.append(text[pos : match.end()])  # "[sic]": a bracketed word, not a shortcode
+        if not _is_shortcode(text, match, closed=close_at >= 0):
+            out.append(text[pos : match.end()])  # "[sic]", "[text](url)": not a shortcode
             pos = match.end()
             continue
         out.append(text[pos : match.start()])
@@ -62,6 +70,20 @@ def expand_shortcodes(text: str) -> ShortcodeResult:
     out.append(text[pos:])
     result = _unescape_marks(_strip_stray_closers("".join(out), dropped))
     return ShortcodeResult(result, tuple(known), tuple(dict.fromkeys(dropped)))
+
+
+def _drop_name(match: re.Match[str], dropped: list[str]) -> str:
+    dropped.append(match.group(1))
+    return ""
+
+
+def _is_shortcode(text: str, match: re.Match[str], *, closed: bool) -> bool:
+    following = text[match.end() : match.end() + 1]
+    if following == "(":
+        return False  # a Markdown link
+    if closed or "=" in match.group(2) or "_" in match.group(1):
+        return True
+    return False  # a bracketed word, or a Markdown reference `[text][ref]` / `[ref]: url`
 
 
 def _unescape_marks(text: str) -> str:
@@ -89,7 +111,12 @@ def _render(name: str, attrs: dict[str, str], inner: str, known: list[str], drop
         known.append(name)
         return _render_caption(inner, attrs)
     dropped.append(name)
-    return expand_shortcodes(inner).text if inner else ""
+    if not inner:
+        return ""
+    nested = expand_shortcodes(inner)
+    known.extend(nested.known)
+    dropped.extend(nested.dropped)
+    return nested.text
 
 
 def _render_caption(inner: str, attrs: dict[str, str]) -> str:
