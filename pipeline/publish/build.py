@@ -34,6 +34,7 @@ from pipeline.layout import ProjectLayout
 from pipeline.models import EpisodeRecord, EpisodeState
 from pipeline.publish import captions, chapters
 from pipeline.publish import pages as site
+from pipeline.publish.cover import published_cover
 from pipeline.publish.feed import cover_problem, truncate_utf8
 from pipeline.publish.home import (
     PAGE_DESCRIPTION_CHARS,
@@ -115,7 +116,7 @@ def write_episode_folder(
         dest, src.transcript, default_speaker=src.speaker, language=src.language, title=src.record.title
     )
     if src.cover is not None:
-        shutil.copyfile(src.cover, dest / str(cover_name(src.cover)))
+        (dest / str(cover_name(src.cover))).write_bytes(published_cover(src.cover).data)
     copy_images(src.images, dest)
     article = publish_article(src.article, src.images, prefix="") if src.article else None
     page = site.EpisodePage(

@@ -139,6 +139,8 @@ def cover_problem(path: Path) -> str | None:
     if size is None:
         return f"{path.name} is not a JPEG or PNG image: Apple Podcasts needs one"
     width, height = size
+    if width == height > 3000:
+        return f"{path.name} is {width}×{height} px: published resized to 3000×3000 px, Apple Podcasts' maximum"
     if width != height or not 1400 <= width <= 3000:
         return f"{path.name} is {width}×{height} px: Apple Podcasts needs a square of 1400 to 3000 px"
     return None

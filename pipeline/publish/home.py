@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict
 from pipeline.config import Settings
 from pipeline.layout import ProjectLayout
 from pipeline.publish import pages as site
+from pipeline.publish.cover import published_cover
 from pipeline.publish.feed import FeedItem, TranscriptLink, channel_for_show, render_feed, truncate_utf8
 from pipeline.publish.pages import SiteUrls
 from pipeline.store import dumps_json, sha256_json, write_bytes_atomic, write_text_atomic
@@ -150,7 +151,7 @@ def write_root(root: Path, entries: list[SiteEntry], settings: Settings, cover: 
         _write_if_changed(root / name, site.asset_bytes(name))
     image = None
     if cover is not None:
-        _write_if_changed(root / str(cover_name(cover)), cover.read_bytes())
+        _write_if_changed(root / str(cover_name(cover)), published_cover(cover).data)
         image = urls.at(str(cover_name(cover)))
     entries = newest_first(entries)
     channel = channel_for_show(
