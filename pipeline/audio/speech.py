@@ -4,7 +4,8 @@ Loudness alone cannot tell a quiet phone recording (−62 to −66 LUFS, a voice
 noise) from an unplugged microphone's hiss. The detector can, once the signal is raised to a
 speaking level: measured here on real speech (ej-fra) lowered to −62 … −85 LUFS over pink noise at
 −86 dBFS, it found 33.6 s of the 34.1 s at every level, and 0.0 s in pink, white and brown noise,
-mains hum, a steady tone and dither alone, raised the same way (tests/audio/test_quiet_speech.py).
+mains hum, a steady tone and dither alone, raised the same way (tests/reliability/test_audio_corpus.py
+keeps both sides).
 """
 
 from __future__ import annotations
