@@ -104,7 +104,7 @@ def status_rows(project: ProjectLayout, *, low_confidence: float = LOW_CONFIDENC
         waiting = note.state != "cannot be claimed"
         rows.append(EpisodeRow(
             slug=note.name, title=f"inbox/{note.name}", state=note.state, day=None, duration_s=None,
-            language=None, last_change="", error="" if waiting else note.reason, error_stage="", flagged=0,
+            language=None, last_change="", error="" if waiting else note.reason, error_stage="claim", flagged=0,
             to_check=None, shares=None, warnings=(note.reason,) if waiting else (), note="",
         ))
     return rows

@@ -111,7 +111,7 @@ def test_status_lists_every_drop_that_cannot_be_claimed_with_its_reason(show: Sh
     for name, reason in expected.items():
         (row,) = [line for line in result.stdout.splitlines() if line.startswith(f"{name} ")]
         assert "cannot be claimed" in row
-        assert any(line.strip().startswith(f"{name}: error: {reason}") for line in result.stdout.splitlines())
+        assert any(line.strip().startswith(f"{name}: error: claim: {reason}") for line in result.stdout.splitlines())
     show.check()
 
 
