@@ -204,7 +204,11 @@ def _snapshot(drops: list[Drop]) -> dict[Path, tuple[int, int]]:
     snap = {}
     for drop in drops:
         for path in drop.files:
-            st = path.stat()
+            try:
+                st = path.stat()
+            except OSError:  # removed or renamed meanwhile: that drop waits, the others go on
+                snap[path] = (-1, time.time_ns())
+                continue
             snap[path] = (st.st_size, st.st_mtime_ns)
     return snap
 

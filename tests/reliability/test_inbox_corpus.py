@@ -331,3 +331,18 @@ def test_one_run_over_every_kind_of_unclaimable_drop(show: Show) -> None:
     assert len(errors) == len(starts) and all(e.startswith(s) for e, s in zip(errors, starts, strict=True)), errors
     assert show.project.episode_slugs() == [BYSTANDER]
     show.check()
+
+
+def test_a_drop_removed_while_the_inbox_is_read_stops_no_other(show: Show) -> None:
+    from pipeline.inbox.drops import find_drops, settled_drops
+
+    show.write("gone.mp3", b"ID3 gone")
+    show.write("gone.md", ARTICLE)
+    show.write("kept.mp3", b"ID3 kept")
+    show.write("kept.md", ARTICLE)
+    drops, _ = find_drops(show.inbox)
+    (show.inbox / "gone.mp3").unlink()  # the creator takes it back between the look and the claim
+    show.mark()
+    settled, busy = settled_drops(drops, settle_s=0.2)
+    assert [d.name for d in settled] == ["kept"] and [d.name for d in busy] == ["gone"]
+    show.check()
