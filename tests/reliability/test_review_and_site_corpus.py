@@ -20,7 +20,7 @@ from pipeline.publish.preview import site_app
 from pipeline.review import create_app
 from pipeline.store import read_model
 from tests.factories import encode_mp3, make_episode, make_transcript, pairing_for
-from tests.reliability.corpus import Show
+from tests.reliability.corpus import Show, one_line
 
 TOKEN = "t0ken-for-the-corpus-0123456789"
 BASE = "http://127.0.0.1:8765"
@@ -182,4 +182,18 @@ def test_script_everywhere_is_shown_as_text_on_the_review_page(show: Show, mp3: 
         client.get(f"/?token={TOKEN}")
         for html in (client.get("/").text, client.get("/episodes/evil-review").text):
             assert "<script>alert" not in html and "&lt;script&gt;alert" in html
+    show.check()
+
+
+def test_a_cover_named_by_the_front_matter_that_is_not_a_picture_is_refused(show: Show, mp3: Path) -> None:
+    from pipeline.errors import PublishError
+
+    _episode(show, mp3, "text-cover", article="---\ncover: notes.jpg\n---\n# Text cover\n\nText.\n")
+    show.project.episode("text-cover").source_file("notes.jpg").write_text("not a picture", encoding="utf-8")
+    show.mark()
+    with pytest.raises(PublishError) as caught:
+        publish_site(show.project, _settings(show))
+    line = one_line(str(caught.value))
+    assert line.startswith("cover notes.jpg is not an image that can be read (cannot identify image file")
+    assert not (show.project.site_dir / "text-cover").exists()
     show.check()
