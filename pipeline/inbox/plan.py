@@ -137,9 +137,9 @@ def describe_failure(drop: Drop, exc: Exception, inbox: Path) -> str:
     where = _first_name(drop, inbox)
     if isinstance(exc, DiptychError):
         text = str(exc)
-        name = drop.article.name if drop.article else ""
-        if name and text.startswith(f"{name}: "):
-            return f"inbox/{drop.article.relative_to(inbox).as_posix()}{text[len(name):]}" if drop.article else text
+        article = drop.article
+        if article is not None and text.startswith(f"{article.name}: "):  # the article's own error
+            return f"inbox/{article.relative_to(inbox).as_posix()}{text[len(article.name):]}"
         return text if text.startswith("inbox/") else f"{where}: {text}"
     log.debug("%s cannot be claimed", where, exc_info=exc)
     return f"{where}: cannot be read ({type(exc).__name__}: {exc}): fix or remove it"
