@@ -7,6 +7,7 @@ the review web app (routes, guard, templates and static files) served on 127.0.0
 from typing import TYPE_CHECKING
 
 from pipeline.review.edits import export_text, import_text
+from pipeline.review.guard import hostname_of
 from pipeline.review.state import (
     approve_episode,
     describe_left,
@@ -25,6 +26,7 @@ __all__ = [
     "create_app",
     "describe_left",
     "export_text",
+    "hostname_of",
     "import_text",
     "items_left",
     "load_for_review",

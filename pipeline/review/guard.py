@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -27,10 +28,19 @@ def loopback_hosts() -> set[str]:
     return {"127.0.0.1", "localhost", "::1"}
 
 
-def _hostname(host: str) -> str:
-    if host.startswith("["):
-        return host[1 : host.find("]")].lower()
-    return host.rsplit(":", 1)[0].lower() if host.count(":") == 1 else host.lower()
+# RFC 9110 Host: a name or IPv4 address, or an IPv6 address in brackets, then ":port" at most.
+HOST_HEADER = re.compile(
+    r"(?P<name>\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?)(?::(?P<port>[0-9]{1,5}))?"
+)
+
+
+def hostname_of(header: str) -> str | None:
+    """The host a Host header names, lower-case and without brackets; None unless the whole header
+    is a host and an optional port (`localhost:8781@evil.com`, `a b`, `host:` are not)."""
+    match = HOST_HEADER.fullmatch(header)
+    if match is None or (match["port"] is not None and int(match["port"]) > 65535):
+        return None
+    return match["name"].strip("[]").lower()
 
 
 async def _refuse(send: Send, status: int, text: str) -> None:
@@ -53,7 +63,7 @@ class Guard:
             await self.app(scope, receive, send)
             return
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
-        if _hostname(headers.get("host", "")) not in self.allowed_hosts:
+        if hostname_of(headers.get("host", "")) not in self.allowed_hosts:
             await _refuse(send, 400, "unknown Host: open the review page at the address diptych printed")
             return
         length = headers.get("content-length", "0")
