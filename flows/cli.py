@@ -4,12 +4,15 @@ subcommands that need them, so `--help` and `status` stay fast."""
 from __future__ import annotations
 
 import argparse
+import errno
 import json
 import logging
 import os
+import signal
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from types import FrameType
 
 from pipeline import __version__
 from pipeline.config import Settings, check_show_settings, load_settings
@@ -35,12 +38,13 @@ def _out(text: str = "") -> None:
     sys.stdout.write(text + "\n")
 
 
-def _prefect_ready(project: ProjectLayout) -> None:
+def _prefect_ready(project: ProjectLayout, settings: Settings) -> None:
     """Prefect's environment is set before prefect is first imported (here, not at start-up, so
-    `--help` and `status` never import it)."""
-    from flows.runtime import configure_prefect
+    `--help` and `status` never import it), with the command's own locked-down server."""
+    from flows.runtime import configure_prefect, start_command_server
 
     configure_prefect(project)
+    start_command_server(project, timeout_s=settings.up.prefect_timeout_s)
 
 
 def cmd_run(args: argparse.Namespace, project: ProjectLayout, settings: Settings) -> int:
@@ -49,12 +53,14 @@ def cmd_run(args: argparse.Namespace, project: ProjectLayout, settings: Settings
     project.inbox.mkdir(parents=True, exist_ok=True)
     project.episodes_dir.mkdir(parents=True, exist_ok=True)
     show_progress = not args.quiet and sys.stderr.isatty()
-    _prefect_ready(project)
+    _prefect_ready(project, settings)
     from flows.process_episode import run_inbox
 
-    result = run_inbox(project, settings, approve=args.approve, show_progress=show_progress)
+    result = run_inbox(project, settings, show_progress=show_progress)
     if not isinstance(result, dict):
         raise DiptychError(f"the processing run failed: {result}")
+    if args.approve:
+        _approve_typed(project, settings, list(result.get("episodes", {})))
     claim = result.get("claim") or {}
     if isinstance(claim, dict):
         for line in claim.get("messages", []):
@@ -78,6 +84,23 @@ def cmd_run(args: argparse.Namespace, project: ProjectLayout, settings: Settings
             _out("nothing to do: drop a recording and its article in inbox/ (see inbox/README.md)")
     claim_errors = claim.get("errors", []) if isinstance(claim, dict) else []
     return 1 if failed or claim_errors else 0
+
+
+def _approve_typed(project: ProjectLayout, settings: Settings, slugs: list[str]) -> None:
+    """`run --approve`, typed in a terminal: the person's approval of what this run took to review,
+    recorded as theirs, then published (the processing run itself never approves)."""
+    from flows.process_episode import run_publish
+    from pipeline import episodes
+    from pipeline.models import Approver, EpisodeState
+    from pipeline.review import approve_episode, items_left
+
+    for slug in slugs:
+        layout = project.episode(slug)
+        if episodes.load_record(layout).state not in (EpisodeState.awaiting_review, EpisodeState.changes_requested):
+            continue
+        left = items_left(layout, settings.review.low_confidence)
+        approve_episode(layout, by=Approver.terminal, left_to_check=left, anyway=True)
+        run_publish(project, slug)
 
 
 def cmd_status(args: argparse.Namespace, project: ProjectLayout, settings: Settings) -> int:
@@ -107,8 +130,8 @@ def cmd_status(args: argparse.Namespace, project: ProjectLayout, settings: Setti
     return 0
 
 
-def _publish_now(project: ProjectLayout, slug: str) -> None:
-    _prefect_ready(project)
+def _publish_now(project: ProjectLayout, settings: Settings, slug: str) -> None:
+    _prefect_ready(project, settings)
     from flows.process_episode import run_publish
 
     state = run_publish(project, slug)
@@ -136,7 +159,7 @@ def cmd_review(args: argparse.Namespace, project: ProjectLayout, settings: Setti
     from pipeline.review import serve
 
     def on_approve(slug: str) -> None:
-        _publish_now(project, slug)
+        _publish_now(project, settings, slug)
 
     serve(project, settings, host=args.host, port=args.port or settings.review.port, slug=args.slug,
           on_approve=on_approve, open_browser=not args.no_browser)
@@ -159,14 +182,15 @@ def cmd_up(args: argparse.Namespace, project: ProjectLayout, settings: Settings)
 
 
 def cmd_approve(args: argparse.Namespace, project: ProjectLayout, settings: Settings) -> int:
+    from pipeline.models import Approver
     from pipeline.review import approve_episode, describe_left, items_left
 
     layout = project.existing_episode(args.slug)
     left = items_left(layout, settings.review.low_confidence)
-    approve_episode(layout, left_to_check=left, anyway=True)  # the command itself is the decision
+    approve_episode(layout, by=Approver.terminal, left_to_check=left, anyway=True)  # the command is the decision
     note = f" with {describe_left(left)}" if left else ""
     _out(f"{args.slug}: approved{note}")
-    _publish_now(project, args.slug)
+    _publish_now(project, settings, args.slug)
     return 0
 
 
@@ -193,7 +217,7 @@ def cmd_publish(args: argparse.Namespace, project: ProjectLayout, settings: Sett
         _out("no approved episode to publish: approve one with 'diptych approve SLUG'")
         return 0
     for slug in slugs:
-        _publish_now(project, slug)
+        _publish_now(project, settings, slug)
     return 0
 
 
@@ -299,15 +323,44 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _setup_logging(args: argparse.Namespace) -> None:
+    from flows.logs import TerminalFilter
+
     level = logging.WARNING if args.quiet else logging.DEBUG if args.verbose else logging.INFO
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    for handler in logging.getLogger().handlers:
+        handler.setLevel(level)  # also for Prefect's loggers, whose records reach it with levels of their own
+        handler.addFilter(TerminalFilter())  # an expected failure: the command prints its one line itself
+    if args.verbose:
+        os.environ.setdefault("PREFECT_LOGGING_LEVEL", "DEBUG")  # and Prefect keeps every traceback
     # Every HTTP call to Prefect's local API is logged at INFO by httpx: noise for a creator.
     logging.getLogger("httpx").setLevel(logging.WARNING)
+
+
+# The commands that write under output/: checked before they start (a read-only folder is one line).
+WRITERS = frozenset({"run", "up", "review", "approve", "reject", "publish", "unpublish"})
+
+
+def _prepare_output(project: ProjectLayout) -> None:
+    """Before a command writes: output/ and the folders in it can be written, and the temporary
+    files that a killed write left (state.json's, say) are gone."""
+    from pipeline.store import remove_stale_temp_files, require_writable
+
+    for folder in (project.output, project.episodes_dir, project.site_dir, project.data_dir):
+        if folder.is_dir() or folder == project.output:
+            require_writable(folder)
+    for path in remove_stale_temp_files(project.output):
+        log.info("removed %s, left by a write that was interrupted", path)
+
+
+def _exit_on_sigterm(signum: int, _frame: FrameType | None) -> None:
+    """SIGTERM ends the command as an exit does: what it started is stopped on the way out."""
+    raise SystemExit(128 + signum)
 
 
 def main(argv: Sequence[str] | None = None) -> None:
     args = build_parser().parse_args(argv)
     _setup_logging(args)
+    signal.signal(signal.SIGTERM, _exit_on_sigterm)
     try:
         if args.command == "init":
             raise SystemExit(cmd_init(args))
@@ -315,9 +368,17 @@ def main(argv: Sequence[str] | None = None) -> None:
         settings = load_settings(project.config_file)
         if args.command in CHECKED_COMMANDS:
             check_show_settings(settings, project.root)
+        if args.command in WRITERS:
+            _prepare_output(project)
         code = args.fn(args, project, settings)
     except DiptychError as exc:
         sys.stderr.write(f"diptych: error: {exc}\n")
+        code = 1
+    except OSError as exc:
+        if exc.errno not in (errno.EROFS, errno.EACCES, errno.EPERM) or args.verbose:
+            raise
+        sys.stderr.write(f"diptych: error: cannot write {exc.filename or 'a file'} ({exc.strerror}): "
+                         "make that folder writable, then run the command again\n")
         code = 1
     except KeyboardInterrupt:
         sys.stderr.write("diptych: interrupted\n")

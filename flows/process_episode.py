@@ -20,6 +20,7 @@ from prefect.task_runners import ThreadPoolTaskRunner
 from prefect.tasks import Task
 
 from flows.locks import machine_slot
+from flows.logs import quiet_expected_failures
 from flows.progress import TerminalProgress
 from pipeline import episodes, stages
 from pipeline.config import Settings, load_settings
@@ -28,6 +29,8 @@ from pipeline.inbox import claim_drops
 from pipeline.layout import ProjectLayout
 from pipeline.models import EpisodeState
 from pipeline.stages import Stage, StageOutcome
+
+quiet_expected_failures()
 
 
 def _project(root: str) -> tuple[ProjectLayout, Settings]:
@@ -121,8 +124,8 @@ def pair_task(root: str, slug: str) -> StageOutcome:
 
 
 @task(name="review gate")
-def review_task(root: str, slug: str, approve: bool) -> StageOutcome:
-    outcome = _failing(Stage.review, root, slug, approve=approve)
+def review_task(root: str, slug: str) -> StageOutcome:
+    outcome = _failing(Stage.review, root, slug)
     project, settings = _project(root)
     record = episodes.load_record(project.episode(slug))
     if record.state is EpisodeState.awaiting_review:
@@ -153,12 +156,13 @@ def review_summary(project: ProjectLayout, settings: Settings, slug: str) -> str
 
 
 @flow(name="process-episode", log_prints=False)
-def process_episode(root: str, slug: str, approve: bool = False, show_progress: bool = False) -> str:
-    """One episode as far as it can go: to awaiting_review, or (approved) to published."""
+def process_episode(root: str, slug: str, show_progress: bool = False) -> str:
+    """One episode as far as it can go: to awaiting_review, or (approved by a person) to published.
+    No parameter approves: the review page, 'diptych approve' and 'run --approve' do."""
     normalize_task(root, slug)
     transcribe_task(root, slug, show_progress)
     pair_task(root, slug)
-    review_task(root, slug, approve)
+    review_task(root, slug)
     publish_task(root, slug)
     project, _ = _project(root)
     return str(episodes.load_record(project.episode(slug)).state)
@@ -166,15 +170,19 @@ def process_episode(root: str, slug: str, approve: bool = False, show_progress: 
 
 @flow(name="publish-episode")
 def publish_episode(root: str, slug: str) -> str:
-    """Publishing alone (after an approval from the review page or the terminal)."""
-    publish_task.with_options(refresh_cache=True)(root, slug, True)
+    """Publishing alone (after an approval from the review page or the terminal); an episode
+    without a recorded approval is left as it is, and the run says why."""
+    outcome = publish_task.with_options(refresh_cache=True)(root, slug, True)
     project, _ = _project(root)
-    return str(episodes.load_record(project.episode(slug)).state)
+    record = episodes.load_record(project.episode(slug))
+    if not outcome.ran and stages.unapproved(record):
+        get_run_logger().warning("%s", outcome.message)
+    return str(record.state)
 
 
 @task(name="episode")
-def episode_task(root: str, slug: str, approve: bool, show_progress: bool) -> str:
-    return process_episode(root, slug, approve, show_progress)
+def episode_task(root: str, slug: str, show_progress: bool) -> str:
+    return process_episode(root, slug, show_progress)
 
 
 def episodes_to_process(project: ProjectLayout) -> list[str]:
@@ -183,12 +191,12 @@ def episodes_to_process(project: ProjectLayout) -> list[str]:
 
 
 @flow(name="process-inbox")
-def process_inbox(root: str, approve: bool = False, show_progress: bool = False) -> dict[str, Any]:
+def process_inbox(root: str, show_progress: bool = False) -> dict[str, Any]:
     """Claim the inbox, then take every episode as far as it can go, several at a time."""
     claimed = claim_task(root)
     project, _ = _project(root)
     slugs = episodes_to_process(project)
-    futures = {slug: episode_task.submit(root, slug, approve, show_progress) for slug in slugs}
+    futures = {slug: episode_task.submit(root, slug, show_progress) for slug in slugs}
     results: dict[str, str] = {}
     for slug, future in futures.items():
         future.wait()
@@ -196,11 +204,9 @@ def process_inbox(root: str, approve: bool = False, show_progress: bool = False)
     return {"claim": claimed, "episodes": results}
 
 
-def run_inbox(project: ProjectLayout, settings: Settings, *, approve: bool, show_progress: bool) -> dict[str, Any]:
+def run_inbox(project: ProjectLayout, settings: Settings, *, show_progress: bool) -> dict[str, Any]:
     runner: Any = ThreadPoolTaskRunner(max_workers=settings.run.max_concurrent_episodes)
-    state = process_inbox.with_options(task_runner=runner)(
-        str(project.root), approve, show_progress, return_state=True
-    )
+    state = process_inbox.with_options(task_runner=runner)(str(project.root), show_progress, return_state=True)
     result = state.result(raise_on_failure=False)
     if isinstance(result, BaseException):
         raise DiptychError(f"the processing run failed: {type(result).__name__}: {result}")

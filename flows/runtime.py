@@ -1,10 +1,17 @@
-"""Prefect's environment for diptych: home inside the project, telemetry off, embedded API."""
+"""Prefect's environment for diptych: home inside the project, telemetry off, and a locked-down
+Prefect server of the command's own (flows.lockdown), which never outlives it (flows.children)."""
 
 from __future__ import annotations
 
+import atexit
 import os
+import threading
+from pathlib import Path
 
 from pipeline.layout import ProjectLayout
+
+_own: list[object] = []  # the command's server, once started
+_starting = threading.Lock()
 
 
 def configure_prefect(project: ProjectLayout) -> None:
@@ -14,5 +21,25 @@ def configure_prefect(project: ProjectLayout) -> None:
     os.environ["PREFECT_SERVER_ANALYTICS_ENABLED"] = "false"
     os.environ["DO_NOT_TRACK"] = "1"
     os.environ.setdefault("PREFECT_LOGGING_LOG_PRINTS", "false")
-    # The embedded API starts once per command; give it time on a busy 2-core machine.
-    os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "90")
+    # Prefect's own embedded server is never used: it would listen unlocked and outlive a kill -9.
+    os.environ["PREFECT_SERVER_ALLOW_EPHEMERAL_MODE"] = "false"
+
+
+def start_command_server(project: ProjectLayout, *, timeout_s: float) -> None:
+    """For a command that runs flows itself (`run`, `publish`, an approval on the review page):
+    its own locked-down API server on a free port, no UI, no services, stopped at exit. Call
+    before importing prefect; a user's own PREFECT_API_URL is used instead."""
+    from flows.lockdown import client_environment, server_environment
+    from flows.server import HOST, PrefectServer, free_port
+
+    with _starting:
+        if _own or os.environ.get("PREFECT_API_URL"):
+            return
+        port = free_port()
+        home = Path(os.environ.get("PREFECT_HOME") or project.prefect_home)
+        server = PrefectServer(home, port=port, timeout_s=timeout_s, ui=False, services=False,
+                               environment=server_environment(project, host=HOST, port=port))
+        server.start()
+        _own.append(server)
+        atexit.register(server.stop)
+        os.environ.update(client_environment(project, server.api_url))

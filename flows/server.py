@@ -1,24 +1,29 @@
-"""A local Prefect server (API and UI) for `diptych up`: one subprocess, started once, stopped with it.
+"""A local Prefect server (API, and the UI for `diptych up`): one subprocess per command, started
+once, stopped with it, locked with the project's secret (flows.lockdown).
 
-It is started as `python -m prefect server start` in a session of its own, so a Ctrl-C in the
-terminal reaches `diptych up` only, which stops the server last (after the runs it served have
-reported how they ended). Its output goes to server.log in the project's Prefect home.
+It runs in a session of its own, so a Ctrl-C in the terminal reaches diptych only, which stops
+the server last (after the runs it served have reported how they ended); it dies with diptych
+when diptych is killed outright (flows.children). Its output goes to server.log in the
+project's Prefect home.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import re
-import signal
 import socket
-import subprocess
 import sys
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Mapping
 from pathlib import Path
 
+from flows.children import OwnedProcess, stop_leftovers
 from pipeline.errors import ServiceError
+
+log = logging.getLogger(__name__)
 
 HOST = "127.0.0.1"
 ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
@@ -63,35 +68,20 @@ def _last_line(log_path: Path) -> str:
     return lines[-1][:200] if lines else "no output"
 
 
-def _is_prefect_server(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except (ProcessLookupError, PermissionError):
-        return False
-    try:
-        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ")
-    except OSError:
-        return True  # alive, and no /proc to tell what it is: say so rather than guess
-    return b"prefect" in cmdline and b"server" in cmdline
-
-
-def _stop_with_parent() -> None:
-    """Linux, in the child before exec: SIGTERM when `diptych up` dies without stopping it (kill -9).
-    Called before diptych up starts any thread, so preexec_fn's caveat about threads does not apply."""
-    import ctypes
-
-    pr_set_pdeathsig = 1
-    ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM)
-
 
 class PrefectServer:
-    """`prefect server start` on 127.0.0.1:`port`, its state (SQLite database) in `home`."""
+    """Prefect's server (flows.api_server) on 127.0.0.1:`port`, its state in `home`, locked with
+    `environment` (flows.lockdown.server_environment); a child that never outlives this command."""
 
-    def __init__(self, home: Path, *, port: int, timeout_s: float) -> None:
+    def __init__(self, home: Path, *, port: int, timeout_s: float, environment: Mapping[str, str] | None = None,
+                 ui: bool = True, services: bool = True) -> None:
         self.home = home
         self.port = port
         self.timeout_s = timeout_s
-        self.process: subprocess.Popen[bytes] | None = None
+        self.environment = dict(environment or {})
+        self.ui = ui
+        self.services = services
+        self.process: OwnedProcess | None = None
 
     @property
     def api_url(self) -> str:
@@ -102,25 +92,36 @@ class PrefectServer:
         return self.home / "server.log"
 
     @property
-    def pid_path(self) -> Path:
-        return self.home / "server.pid"
+    def records(self) -> Path:
+        """One note per server running for this project (flows.children)."""
+        return self.home / "servers"
+
+    def command(self) -> list[str]:
+        command = [sys.executable, "-m", "flows.api_server", "--host", HOST, "--port", str(self.port),
+                   "--log-level", "warning"]
+        return command if self.services else [*command, "--no-services"]
+
+    def server_env(self) -> dict[str, str]:
+        # The server logs to its own file; the console level diptych sets for flow runs is not for it,
+        # and a client's settings (PREFECT_API_URL: this server) are not the server's.
+        env = {k: v for k, v in os.environ.items()
+               if k not in ("PREFECT_API_URL", "PREFECT_API_AUTH_STRING", "PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL")}
+        env.update(PREFECT_HOME=str(self.home), PREFECT_SERVER_ANALYTICS_ENABLED="false",
+                   PREFECT_SERVER_UI_ENABLED=str(self.ui).lower(), PREFECT_SERVER_LOGGING_LEVEL="WARNING")
+        env.update(self.environment)
+        # Run from wherever diptych is installed, also when the command runs elsewhere.
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(Path(__file__).resolve().parents[1]),
+                                                           env.get("PYTHONPATH")]))
+        return env
 
     def start(self) -> None:
         """Start the server and wait until its API answers; a one-line ServiceError otherwise."""
-        self._refuse_leftover()
-        require_free_port(self.port, flag="--prefect-port")
         self.home.mkdir(parents=True, exist_ok=True)
-        # The server logs to its own file; the console level diptych sets for flow runs is not for it.
-        env = {k: v for k, v in os.environ.items()
-               if k not in ("PREFECT_API_URL", "PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL")}
-        command = [sys.executable, "-m", "prefect", "server", "start", "--host", HOST, "--port", str(self.port),
-                   "--analytics-off", "--log-level", "WARNING"]
-        with open(self.log_path, "wb") as log_file:
-            self.process = subprocess.Popen(
-                command, stdin=subprocess.DEVNULL, stdout=log_file, stderr=subprocess.STDOUT, env=env,
-                start_new_session=True, preexec_fn=_stop_with_parent if sys.platform == "linux" else None,
-            )
-        self.pid_path.write_text(f"{self.process.pid}\n", encoding="utf-8")
+        for pid in stop_leftovers(self.records):
+            log.warning("stopped a Prefect server (pid %d) that an earlier diptych command left running", pid)
+        require_free_port(self.port, flag="--prefect-port")
+        self.process = OwnedProcess(self.command(), env=self.server_env(), log_path=self.log_path,
+                                    records=self.records)
         self._wait_until_ready()
 
     def _wait_until_ready(self) -> None:
@@ -128,7 +129,7 @@ class PrefectServer:
         deadline = time.monotonic() + self.timeout_s
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                self._forget()
+                self.stop()
                 raise ServiceError(
                     f"the Prefect server stopped as it started ({_last_line(self.log_path)}): see {self.log_path}"
                 )
@@ -141,46 +142,21 @@ class PrefectServer:
             "on a slow or busy machine raise [up] prefect_timeout_s in diptych.toml"
         )
 
-    def _refuse_leftover(self) -> None:
-        """A server left running by a `diptych up` that was killed outright holds the port and the database."""
-        try:
-            pid = int(self.pid_path.read_text(encoding="utf-8").strip())
-        except (FileNotFoundError, ValueError):
-            return
-        if _is_prefect_server(pid):
-            raise ServiceError(
-                f"a Prefect server started by 'diptych up' for this project still runs (pid {pid}): "
-                f"if no other 'diptych up' is running here, stop it with 'kill {pid}' and start again"
-            )
-        self.pid_path.unlink(missing_ok=True)
-
     def alive(self) -> bool:
         return self.process is not None and self.process.poll() is None
 
     def stop(self, *, timeout_s: float = 20.0) -> None:
         """SIGTERM to the server's process group, SIGKILL if it has not stopped after `timeout_s`."""
-        process = self.process
-        if process is None:
-            return
-        if process.poll() is None:
-            self._signal_group(process.pid, signal.SIGTERM)
-            try:
-                process.wait(timeout_s)
-            except subprocess.TimeoutExpired:
-                self._signal_group(process.pid, signal.SIGKILL)
-                process.wait(5)
-        self._forget()
-
-    @staticmethod
-    def _signal_group(pid: int, sig: signal.Signals) -> None:
-        try:
-            os.killpg(pid, sig)
-        except ProcessLookupError:
-            pass
-
-    def _forget(self) -> None:
-        self.pid_path.unlink(missing_ok=True)
+        if self.process is not None:
+            self.process.stop(timeout_s=timeout_s)
         self.process = None
 
     def last_line(self) -> str:
         return _last_line(self.log_path)
+
+
+def free_port() -> int:
+    """A port on 127.0.0.1 nothing listens on now (for a server of one command)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((HOST, 0))
+        return int(sock.getsockname()[1])

@@ -21,6 +21,7 @@ from pathlib import Path
 from types import FrameType, ModuleType
 from typing import Any
 
+from flows.lockdown import client_environment, secret_path, server_environment
 from flows.runtime import configure_prefect
 from flows.server import HOST, PrefectServer, api_answers, require_free_port, ui_url_of
 from pipeline import episodes
@@ -143,11 +144,13 @@ def run_up(project: ProjectLayout, settings: Settings, options: UpOptions, *, em
         else:
             # PREFECT_HOME: the project's (flows.runtime), unless the user chose another.
             home = Path(os.environ.get("PREFECT_HOME") or project.prefect_home)
-            server = PrefectServer(home, port=options.prefect_port,
-                                   timeout_s=settings.up.prefect_timeout_s)
+            server = PrefectServer(home, port=options.prefect_port, timeout_s=settings.up.prefect_timeout_s,
+                                   environment=server_environment(project, host=HOST, port=options.prefect_port))
             emit(f"starting the Prefect server on {HOST}:{options.prefect_port} (its log: {server.log_path})")
             server.start()
             api_url = server.api_url
+            # This command, the runner's flow runs and the review page's publish runs: the secret.
+            os.environ.update(client_environment(project, api_url))
         _prepare_environment(api_url, settings)
         serving = importlib.import_module("flows.serving")
         _quiet_logging()
@@ -196,6 +199,8 @@ class Session:
 def _announce(session: Session, *, own: bool, emit: Emit) -> None:
     ui = ui_url_of(session.api_url)
     emit(f"Prefect UI: {ui} (your server, from PREFECT_API_URL)" if own else f"Prefect UI: {ui}")
+    if not own:
+        emit(f"Prefect UI sign-in: paste the line in {secret_path(session.project)} (keep it private)")
     emit(f"review page: {session.review.url()}")
     emit(f"inbox: {session.project.inbox}")
     emit(f"deployments: {session.deployments.inbox}, {session.deployments.publish}")

@@ -56,6 +56,8 @@ def set_state(
     data["state"] = state
     if state is not EpisodeState.failed:
         data["error"] = None
+    if state not in (EpisodeState.approved, EpisodeState.published):
+        data["approval"] = None  # sent back, failed, waiting again: a new approval is needed
     data["history"] = [
         *data["history"],
         Transition(state=state, at=now(), stage=stage, message=message).model_dump(),

@@ -43,3 +43,7 @@ class EpisodeNotFound(DiptychError):
 
 class ServiceError(DiptychError):
     """A server that `diptych up` starts or uses (Prefect's, the review page's) cannot start or be reached."""
+
+
+class OutputError(DiptychError):
+    """The project's output folder cannot be written (read-only, no permission)."""

@@ -35,6 +35,22 @@ class EpisodeState(StrEnum):
     failed = "failed"
 
 
+class Approver(StrEnum):
+    """Who approved an episode for publishing: a person, or the creator's settings."""
+
+    review_page = "review_page"  # the reviewer, on the review page (with its token)
+    terminal = "terminal"  # 'diptych approve SLUG' or 'diptych run --approve', typed in a terminal
+    settings = "settings"  # [review] required = false in diptych.toml: the creator chose no review
+
+
+class Approval(Strict):
+    """The reviewer's act, recorded before anything is published; publishing checks it."""
+
+    by: Approver
+    at: datetime
+    left_to_check: int = 0  # items the reviewer approved without checking them
+
+
 class Transition(Strict):
     state: EpisodeState
     at: datetime
@@ -68,6 +84,9 @@ class EpisodeRecord(Strict):
     language: str | None = None
     warnings: list[str] = Field(default_factory=list)
     review_note: str | None = None
+    # Set by an approval only (pipeline.review.approve_episode); cleared when the episode leaves
+    # approved/published. An episode "approved" without it is never published.
+    approval: Approval | None = None
     # Input hashes of each finished stage, so that a re-run with the same inputs is a no-op.
     stage_hashes: dict[str, str] = Field(default_factory=dict)
     published_at: datetime | None = None

@@ -22,7 +22,7 @@ from pipeline.article import Article, read_article, read_front_matter
 from pipeline.config import EpisodeMeta, Settings, parse_episode_meta
 from pipeline.errors import DiptychError
 from pipeline.layout import EpisodeLayout, ProjectLayout
-from pipeline.models import EpisodeRecord, EpisodeState, Transcript
+from pipeline.models import Approver, EpisodeRecord, EpisodeState, Transcript
 from pipeline.store import read_model, sha256_file, sha256_json, write_model
 
 if TYPE_CHECKING:
@@ -267,19 +267,20 @@ def run_pair(project: ProjectLayout, settings: Settings, slug: str) -> StageOutc
     return StageOutcome(slug, Stage.pair, True, message)
 
 
-def run_review_gate(project: ProjectLayout, settings: Settings, slug: str, *, approve: bool) -> StageOutcome:
-    """After pairing: wait for a person (awaiting_review), or approve at once when review is off."""
+def run_review_gate(project: ProjectLayout, settings: Settings, slug: str) -> StageOutcome:
+    """After pairing: wait for a person (awaiting_review), or approve at once when the creator's
+    diptych.toml says no review is needed. No argument approves: a person does, elsewhere."""
     from pipeline.review import approve_episode
 
-    inputs = inputs_of(project, settings, slug)
-    layout, record = inputs.layout, inputs.record
+    layout = project.existing_episode(slug)
+    record = episodes.load_record(layout)
     if record.state in (EpisodeState.approved, EpisodeState.published):
         return StageOutcome(slug, Stage.review, False, str(record.state))
-    if approve or not settings.review.required:
+    if not settings.review.required:
         if record.state is not EpisodeState.awaiting_review:
             episodes.set_state(layout, EpisodeState.awaiting_review, stage=Stage.review, message="review skipped")
-        approve_episode(layout)
-        return StageOutcome(slug, Stage.review, True, "approved without review")
+        approve_episode(layout, by=Approver.settings)
+        return StageOutcome(slug, Stage.review, True, "approved without review ([review] required = false)")
     if record.state in (EpisodeState.awaiting_review, EpisodeState.changes_requested):
         return StageOutcome(slug, Stage.review, False, str(record.state))
     episodes.set_state(layout, EpisodeState.awaiting_review, stage=Stage.review, message="waiting for a reviewer")
@@ -309,6 +310,20 @@ def publish_key(project: ProjectLayout, settings: Settings, layout: EpisodeLayou
     return sha256_json(key)
 
 
+def unapproved(record: EpisodeRecord) -> str | None:
+    """Why the episode may not be published, or None: it needs a person's recorded approval
+    (a published one had it; one published before approvals were recorded keeps its place)."""
+    slug = record.slug
+    how = f"approve it on the review page or with 'diptych approve {slug}'"
+    if record.state is EpisodeState.published:
+        return None
+    if record.state is not EpisodeState.approved:
+        return f"{slug} not published: it is {record.state}, not approved: {how}"
+    if record.approval is None:
+        return f"{slug} not published: its approval is not recorded in {slug}/state.json: {how}"
+    return None
+
+
 def run_publish(project: ProjectLayout, settings: Settings, slug: str, *, named: bool = False) -> StageOutcome:
     """Publish an approved episode (or refresh a published one whose inputs changed).
     An episode unpublished on purpose stays off the site unless it is `named` explicitly."""
@@ -316,8 +331,8 @@ def run_publish(project: ProjectLayout, settings: Settings, slug: str, *, named:
 
     inputs = inputs_of(project, settings, slug)
     layout, record = inputs.layout, inputs.record
-    if record.state not in (EpisodeState.approved, EpisodeState.published):
-        return StageOutcome(slug, Stage.publish, False, f"not approved ({record.state})")
+    if why := unapproved(record):
+        return StageOutcome(slug, Stage.publish, False, why)
     if is_unpublished(record) and not named:
         return StageOutcome(slug, Stage.publish, False, "unpublished: 'diptych publish SLUG' puts it back")
     key = publish_key(project, settings, layout, record)

@@ -7,6 +7,7 @@ import hashlib
 import json
 import os
 import tempfile
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -14,9 +15,11 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
-from pipeline.errors import DiptychError
+from pipeline.errors import DiptychError, OutputError
 
 M = TypeVar("M", bound=BaseModel)
+# atomic_path's temporary files: ".state.json.k3j9x2.tmp" beside "state.json".
+TEMP_PREFIX, TEMP_SUFFIX = ".", ".tmp"
 
 
 @contextmanager
@@ -25,7 +28,7 @@ def atomic_path(final: Path) -> Iterator[Path]:
     renamed over `final` when the block ends, removed when it fails: readers never see half a file.
     Every file written by temp-and-rename goes through here."""
     final.parent.mkdir(parents=True, exist_ok=True)
-    fd, name = tempfile.mkstemp(prefix=f".{final.name}.", suffix=".tmp", dir=final.parent)
+    fd, name = tempfile.mkstemp(prefix=f"{TEMP_PREFIX}{final.name}.", suffix=TEMP_SUFFIX, dir=final.parent)
     os.close(fd)
     tmp = Path(name)
     try:
@@ -41,6 +44,38 @@ def write_bytes_atomic(path: Path, data: bytes) -> None:
         fh.write(data)
         fh.flush()
         os.fsync(fh.fileno())
+
+
+def remove_stale_temp_files(folder: Path, *, older_than_s: float = 60.0) -> list[Path]:
+    """Remove the temporary files that a killed write left under `folder` (a write lasts well under
+    a second: one untouched for `older_than_s` belongs to no write in progress); the ones removed."""
+    if not folder.is_dir():
+        return []
+    limit = time.time() - older_than_s
+    removed = []
+    for path in folder.rglob(f"{TEMP_PREFIX}*{TEMP_SUFFIX}"):
+        try:
+            if path.is_file() and not path.is_symlink() and path.stat().st_mtime < limit:
+                path.unlink()
+                removed.append(path)
+        except FileNotFoundError:
+            continue  # a write in progress just renamed it
+    return removed
+
+
+def require_writable(folder: Path) -> None:
+    """A one-line OutputError, naming `folder` and the fix, when a file cannot be created in it."""
+    try:
+        fd, probe = tempfile.mkstemp(prefix=".diptych-write-check.", dir=folder)
+    except FileNotFoundError:
+        return  # not made yet: its parent was checked, the command makes it
+    except OSError as exc:
+        raise OutputError(
+            f"cannot write in {folder} ({exc.strerror}): make it writable (or give the project a writable "
+            "output/ folder), then run the command again"
+        ) from exc
+    os.close(fd)
+    os.unlink(probe)
 
 
 def write_text_atomic(path: Path, text: str) -> None:

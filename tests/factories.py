@@ -26,6 +26,7 @@ from starlette.staticfiles import StaticFiles
 from pipeline.episodes import create_record, set_state, update_record
 from pipeline.layout import EpisodeLayout, ProjectLayout
 from pipeline.models import (
+    Approver,
     AudioOnlySpan,
     Chapter,
     Coverage,
@@ -195,7 +196,7 @@ def make_episode(
     ):
         set_state(layout, step, stage="test")
     if state in (EpisodeState.approved, EpisodeState.published):
-        set_state(layout, EpisodeState.approved, stage="review")
+        review.approve_episode(layout, by=Approver.terminal)  # as a person does: recorded, publishing checks it
     if state is EpisodeState.published:
         set_state(
             layout, EpisodeState.published, stage="publish", published_at=published_at or datetime.now(UTC)

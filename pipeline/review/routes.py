@@ -10,6 +10,7 @@ from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, PlainTex
 
 from pipeline.article import episode_images
 from pipeline.episodes import load_record
+from pipeline.models import Approver
 from pipeline.review import state as review
 from pipeline.review.article_view import block_looks
 from pipeline.review.context import HERE, ReviewContext
@@ -180,7 +181,9 @@ def api_routes(ctx: ReviewContext) -> APIRouter:
         layout = ctx.layout_of(slug)
         with ctx.transcripts.lock(slug):
             left = review.items_left(layout, ctx.low, load=ctx.transcripts.get)
-            record = review.approve_episode(layout, left_to_check=left, anyway=body is not None and body.anyway)
+            record = review.approve_episode(
+                layout, by=Approver.review_page, left_to_check=left, anyway=body is not None and body.anyway
+            )
         ctx.start_on_approve(slug)
         return JSONResponse({"state": str(record.state)})
 

@@ -16,10 +16,10 @@ from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any, TypeVar
 
-from pipeline.episodes import load_record, set_state
+from pipeline.episodes import load_record, now, set_state
 from pipeline.errors import ReviewError
 from pipeline.layout import EpisodeLayout
-from pipeline.models import EpisodeRecord, EpisodeState, Pairing, Segment, Transcript
+from pipeline.models import Approval, Approver, EpisodeRecord, EpisodeState, Pairing, Segment, Transcript
 from pipeline.review.edits import (
     Match,
     apply_text_edit,
@@ -289,8 +289,11 @@ def items_left(
     return todo_count(load(layout), low_confidence)
 
 
-def approve_episode(layout: EpisodeLayout, *, left_to_check: int = 0, anyway: bool = False) -> EpisodeRecord:
-    """The person approves the episode for publishing; with items left to check only `anyway`."""
+def approve_episode(
+    layout: EpisodeLayout, *, by: Approver, left_to_check: int = 0, anyway: bool = False
+) -> EpisodeRecord:
+    """The person (`by`) approves the episode for publishing; with items left to check only
+    `anyway`. The approval is recorded in state.json, and publishing needs it."""
     record = load_record(layout)
     if record.state not in APPROVABLE:
         raise ReviewStateError(
@@ -298,7 +301,9 @@ def approve_episode(layout: EpisodeLayout, *, left_to_check: int = 0, anyway: bo
         )
     if left_to_check and not anyway:
         raise UncheckedItemsError(layout.slug, left_to_check)
-    return set_state(layout, EpisodeState.approved, stage=Stage.review, message="approved", review_note=None)
+    approval = Approval(by=by, at=now(), left_to_check=left_to_check)
+    return set_state(layout, EpisodeState.approved, stage=Stage.review, message=f"approved ({by})",
+                     review_note=None, approval=approval)
 
 
 def request_changes(layout: EpisodeLayout, note: str) -> EpisodeRecord:

@@ -147,6 +147,15 @@ def _drop(inbox: Path, speech: Path) -> None:
     shutil.copyfile(speech / "fleurs-en-001.ogg", inbox / "hello.ogg")
 
 
+def _diptychs_client(root: Path, api: str) -> httpx.Client:
+    """A client as diptych's own: the project's secret (output/.diptych/prefect-secret) and a CSRF token."""
+    user, password = (root / "output" / ".diptych" / "prefect-secret").read_text(encoding="utf-8").strip().split(":", 1)
+    client = httpx.Client(base_url=api, auth=(user, password), timeout=10)
+    token = client.get("/csrf-token", params={"client": "test"}).json()["token"]
+    client.headers.update({"Prefect-Csrf-Token": token, "Prefect-Csrf-Client": "test"})
+    return client
+
+
 def test_up_processes_a_drop_publishes_on_approval_and_stops_cleanly(project, speech, models_dir):
     root = project.root
     (root / "diptych.toml").write_text(CONFIG, encoding="utf-8")
@@ -166,7 +175,9 @@ def test_up_processes_a_drop_publishes_on_approval_and_stops_cleanly(project, sp
         output.wait_for("watching the inbox", timeout_s=5, proc=proc)
         assert ui == f"http://127.0.0.1:{prefect_port}"
         assert httpx.get(f"{ui}/api/health", timeout=10).json() is True
-        listed = httpx.post(f"{ui}/api/deployments/filter", json={}, timeout=10).json()
+        assert httpx.post(f"{ui}/api/deployments/filter", json={}, timeout=10).status_code == 403  # locked
+        api = _diptychs_client(root, f"{ui}/api")
+        listed = api.post("/deployments/filter", json={}).json()
         assert sorted(d["entrypoint"] for d in listed) == [
             "flows.process_episode.process_inbox", "flows.process_episode.publish_episode"]
         assert all(d["parameters"]["root"] == str(root) for d in listed)
@@ -189,7 +200,7 @@ def test_up_processes_a_drop_publishes_on_approval_and_stops_cleanly(project, sp
         # Published by a run of the served publish deployment.
         _wait_for_state(root, "hello", "published", timeout_s=180, output=output)
         assert (root / "output" / "site" / "hello" / "index.html").is_file()
-        runs = httpx.post(f"{ui}/api/flow_runs/filter", json={}, timeout=10).json()
+        runs = api.post("/flow_runs/filter", json={}).json()
         assert {r["state_type"] for r in runs if r["deployment_id"]} == {"COMPLETED"}
         assert len({r["deployment_id"] for r in runs if r["deployment_id"]}) == 2
 

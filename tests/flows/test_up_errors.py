@@ -3,11 +3,11 @@ server left behind. Fast: each stops before Prefect is imported."""
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -65,20 +65,36 @@ def test_a_users_prefect_api_url_that_does_not_answer_is_named(project):
     assert ui_url_of(url) == f"http://127.0.0.1:{port}"
 
 
-def test_a_server_left_by_a_killed_session_is_named_with_how_to_stop_it(tmp_path):
-    # Stands in for a leftover `prefect server start`: its command line says so.
-    leftover = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)", "prefect", "server"])
+def test_a_server_left_by_a_killed_session_is_stopped_by_the_next_start(tmp_path):
+    # Stands in for a server that a killed `diptych up` left behind where the kernel did not stop it:
+    # noted under servers/ as the child of a command that has died since.
+    leftover = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"], start_new_session=True)
+    dead = subprocess.Popen(["true"])
+    dead.wait()
     try:
-        cmdline = Path(f"/proc/{leftover.pid}/cmdline")
-        while b"prefect" not in cmdline.read_bytes():  # until it has started
-            time.sleep(0.01)
-        (tmp_path / "server.pid").write_text(f"{leftover.pid}\n", encoding="utf-8")
-        with _listening() as taken, pytest.raises(ServiceError, match=rf"still runs \(pid {leftover.pid}\).*kill"):
+        (tmp_path / "servers").mkdir()
+        (tmp_path / "servers" / f"{leftover.pid}.json").write_text(
+            json.dumps({"pid": leftover.pid, "start_ticks": None, "owner": dead.pid, "owner_ticks": None}))
+        # The taken port stops this start, after the leftover was stopped.
+        with _listening() as taken, pytest.raises(ServiceError, match="is in use.*--prefect-port"):
             PrefectServer(tmp_path, port=taken.getsockname()[1], timeout_s=5).start()
+        assert leftover.wait(10) == -15  # SIGTERM
     finally:
-        leftover.kill()
-        leftover.wait()
-    # Once it is gone, its pid file is no obstacle (here the taken port is what stops this start).
-    with _listening() as taken, pytest.raises(ServiceError, match="is in use.*--prefect-port"):
-        PrefectServer(tmp_path, port=taken.getsockname()[1], timeout_s=5).start()
-    assert not (tmp_path / "server.pid").exists()
+        if leftover.poll() is None:
+            leftover.kill()
+            leftover.wait()
+    assert not list((tmp_path / "servers").iterdir())
+
+
+def test_a_server_of_a_command_still_running_is_left_alone(tmp_path):
+    other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"], start_new_session=True)
+    try:
+        (tmp_path / "servers").mkdir()
+        note = tmp_path / "servers" / f"{other.pid}.json"
+        note.write_text(json.dumps({"pid": other.pid, "start_ticks": None, "owner": os.getppid(), "owner_ticks": None}))
+        with _listening() as taken, pytest.raises(ServiceError, match="is in use"):
+            PrefectServer(tmp_path, port=taken.getsockname()[1], timeout_s=5).start()
+        assert other.poll() is None and note.exists()
+    finally:
+        other.kill()
+        other.wait()

@@ -26,8 +26,9 @@ from pipeline.article.reader import read_article
 from pipeline.config import PairingSettings, Settings
 from pipeline.inbox.claim import claim_drops
 from pipeline.layout import ProjectLayout
-from pipeline.models import AudioOnlySpan, EpisodeState, Pairing
+from pipeline.models import Approver, AudioOnlySpan, EpisodeState, Pairing
 from pipeline.publish.build import publish_site
+from pipeline.review import approve_episode
 from pipeline.store import read_model, sha256_file, write_model
 from tests.factories import StaticServer, make_transcript
 
@@ -121,7 +122,8 @@ def published(project: ProjectLayout, speech: Path) -> ProjectLayout:
     aside = transcript.segments[3]
     span = AudioOnlySpan(start_s=aside.start_s, end_s=aside.end_s, text=aside.text)
     write_model(layout.pairing_json, pairing.model_copy(update={"audio_only": [span]}))
-    stages.run_review_gate(project, SETTINGS, SLUG, approve=True)
+    stages.run_review_gate(project, SETTINGS, SLUG)
+    approve_episode(layout, by=Approver.terminal)
     stages.run_publish(project, SETTINGS, SLUG)
     return project
 

@@ -9,7 +9,7 @@ import pytest
 
 from pipeline.episodes import create_record, load_record, set_state
 from pipeline.errors import ReviewError
-from pipeline.models import EpisodeState, Transcript
+from pipeline.models import Approver, EpisodeState, Transcript
 from pipeline.review import state as review
 from pipeline.store import sha256_file, write_model
 from tests.factories import (
@@ -266,15 +266,17 @@ def test_decisions(episode) -> None:
     with pytest.raises(ReviewError):
         review.request_changes(episode, "   ")
     with pytest.raises(review.UncheckedItemsError, match="^udhr-preamble: 1 item left to check .*approve anyway$"):
-        review.approve_episode(episode, left_to_check=1)
+        review.approve_episode(episode, by=Approver.terminal, left_to_check=1)
     assert load_record(episode).state == EpisodeState.changes_requested
-    record = review.approve_episode(episode, left_to_check=3, anyway=True)
+    record = review.approve_episode(episode, by=Approver.review_page, left_to_check=3, anyway=True)
     assert record.state == EpisodeState.approved and load_record(episode).review_note is None
+    assert record.approval is not None and record.approval.by == "review_page" and record.approval.left_to_check == 3
     set_state(episode, EpisodeState.awaiting_review, stage="x")
-    record = review.approve_episode(episode)
+    record = review.approve_episode(episode, by=Approver.terminal)
     with pytest.raises(ReviewError, match="approved"):
-        review.approve_episode(episode)
+        review.approve_episode(episode, by=Approver.terminal)
     set_state(episode, EpisodeState.failed, stage="x")
+    assert load_record(episode).approval is None  # left approved: a new approval is needed
     with pytest.raises(ReviewError):
         review.request_changes(episode, "no")
     assert load_record(episode).history[-1].at <= datetime.now(UTC)
