@@ -7,10 +7,15 @@ import atexit
 import os
 import threading
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+from pipeline.errors import ServiceError
 from pipeline.layout import ProjectLayout
 
-_own: list[object] = []  # the command's server, once started
+if TYPE_CHECKING:
+    from flows.server import PrefectServer
+
+_own: list[PrefectServer] = []  # the command's server, once started
 _starting = threading.Lock()
 
 
@@ -33,7 +38,12 @@ def start_command_server(project: ProjectLayout, *, timeout_s: float) -> None:
     from flows.server import HOST, PrefectServer, free_port
 
     with _starting:
-        if _own or os.environ.get("PREFECT_API_URL"):
+        if _own:
+            if not _own[0].alive():
+                raise ServiceError(f"the Prefect server of this command stopped ({_own[0].last_line()}): "
+                                   f"see {_own[0].log_path}, then run the command again")
+            return
+        if os.environ.get("PREFECT_API_URL"):
             return
         port = free_port()
         home = Path(os.environ.get("PREFECT_HOME") or project.prefect_home)

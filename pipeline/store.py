@@ -46,9 +46,10 @@ def write_bytes_atomic(path: Path, data: bytes) -> None:
         os.fsync(fh.fileno())
 
 
-def remove_stale_temp_files(folder: Path, *, older_than_s: float = 60.0) -> list[Path]:
-    """Remove the temporary files that a killed write left under `folder` (a write lasts well under
-    a second: one untouched for `older_than_s` belongs to no write in progress); the ones removed."""
+def remove_stale_temp_files(folder: Path, *, older_than_s: float = 600.0) -> list[Path]:
+    """Remove the temporary files that a killed write left under `folder`; the ones removed. A JSON
+    write lasts well under a second and an encode keeps touching its file: one untouched for
+    `older_than_s` belongs to no write in progress (another command's included)."""
     if not folder.is_dir():
         return []
     limit = time.time() - older_than_s

@@ -267,7 +267,7 @@ def test_an_empty_mp3_is_one_line_and_a_stale_temp_file_goes(case: Show) -> None
     bystander_state = case.project.episode(BYSTANDER).state_json
     stale = bystander_state.with_name(".state.json.x1y2z3.tmp")
     stale.write_text("{", encoding="utf-8")
-    _settled(stale)
+    os.utime(stale, (time.time() - 3600, time.time() - 3600))  # an hour old
     young = bystander_state.with_name(".state.json.a1b2c3.tmp")
     young.write_text("{", encoding="utf-8")
     done = _diptych(case.root, "-q", "run")
