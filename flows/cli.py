@@ -10,6 +10,7 @@ import logging
 import os
 import signal
 import sys
+import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import FrameType
@@ -158,12 +159,23 @@ def cmd_review(args: argparse.Namespace, project: ProjectLayout, settings: Setti
         return 0
     from pipeline.review import serve
 
-    def on_approve(slug: str) -> None:
-        _publish_now(project, settings, slug)
+    publishing = threading.Lock()  # held while an approval's publish run is in progress
 
-    serve(project, settings, host=args.host, port=args.port or settings.review.port, slug=args.slug,
-          on_approve=on_approve, open_browser=not args.no_browser)
+    def on_approve(slug: str) -> None:
+        with publishing:
+            _publish_now(project, settings, slug)
+
+    try:
+        serve(project, settings, host=args.host, port=args.port or settings.review.port, slug=args.slug,
+              on_approve=on_approve, open_browser=not args.no_browser)
+    finally:
+        # Stopped (Ctrl-C, SIGTERM) while publishing: that run ends first, then its server stops.
+        if publishing.acquire(timeout=PUBLISH_WAIT_S):
+            publishing.release()
     return 0
+
+
+PUBLISH_WAIT_S = 120.0  # how long `review` waits, when stopped, for a publish run in progress
 
 
 def cmd_up(args: argparse.Namespace, project: ProjectLayout, settings: Settings) -> int:
