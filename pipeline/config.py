@@ -112,6 +112,22 @@ class UpSettings(Section):
     watch_interval_s: float = Field(2.0, ge=0.5, le=300.0)
 
 
+class WordPressSettings(Section):
+    """[wordpress]: a post per episode on the creator's WordPress blog (README "Publish to WordPress").
+
+    The application password is never a setting: it comes from DIPTYCH_WORDPRESS_PASSWORD or from
+    the file that `password_file` names (readable by its owner only)."""
+
+    url: str | None = None  # the blog's address, e.g. https://blog.example.org
+    user: str | None = None  # the login name the application password belongs to
+    password_file: Path | None = None  # relative to the project root; mode 0600
+    status: Literal["draft", "publish"] = "draft"  # a new post's status
+    category: str | None = None  # made on the blog if it has none of that name
+    tags: list[str] = Field(default_factory=list)
+    auto: bool = False  # post on approval, after the site is built
+    timeout_s: float = Field(120.0, ge=5.0, le=3600.0)  # one request (the MP3's upload included)
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="DIPTYCH_", env_nested_delimiter="__", extra="forbid", case_sensitive=False
@@ -124,6 +140,7 @@ class Settings(BaseSettings):
     review: ReviewSettings = ReviewSettings()
     run: RunSettings = RunSettings()
     up: UpSettings = UpSettings()
+    wordpress: WordPressSettings = WordPressSettings()
 
     @classmethod
     def settings_customise_sources(

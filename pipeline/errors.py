@@ -37,6 +37,10 @@ class PublishError(DiptychError):
     """The site or feed cannot be built."""
 
 
+class WordPressError(PublishError):
+    """The creator's WordPress blog refused a request or did not answer."""
+
+
 class EpisodeNotFound(DiptychError):
     """No episode workspace has that slug."""
 

@@ -73,6 +73,11 @@ class EpisodeLayout:
     def state_json(self) -> Path:
         return self.root / "state.json"
 
+    @property
+    def wordpress_json(self) -> Path:
+        """The episode on the creator's WordPress blog: its post and the media uploaded there."""
+        return self.root / "wordpress.json"
+
     def source_file(self, name: str) -> Path:
         return self.source_dir / name
 
