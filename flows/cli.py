@@ -214,10 +214,33 @@ def cmd_reject(args: argparse.Namespace, project: ProjectLayout, settings: Setti
     return 0
 
 
+def _to_wordpress(slug: str | None, project: ProjectLayout, settings: Settings) -> int:
+    """Each approved episode (or SLUG) as a post on the blog; an unpublished one's post to draft."""
+    from pipeline import episodes
+    from pipeline.publish import wordpress
+
+    password = wordpress.read_password(settings, root=project.root, environ=os.environ)
+    records = [episodes.load_record(project.existing_episode(slug))] if slug else episodes.all_records(project)
+    wanted = [r.slug for r in records if slug or wordpress.wants_post(project.episode(r.slug), r)]
+    if not wanted:
+        _out("no approved episode to post: approve one with 'diptych approve SLUG'")
+        return 0
+    for name in wanted:
+        result = wordpress.publish_to_wordpress(project, settings, name, password=password)
+        verb = "new post" if result.created else "post updated"
+        _out(f"{name}: {verb} on {settings.wordpress.url} ({result.status}) — {result.post_url}")
+        for refused in result.refused:
+            _out(f"  note: {refused} left out: the blog does not accept this type of file")
+    return 0
+
+
 def cmd_publish(args: argparse.Namespace, project: ProjectLayout, settings: Settings) -> int:
     from pipeline import episodes
     from pipeline.models import EpisodeState
     from pipeline.publish import is_unpublished
+
+    if args.to == "wordpress":
+        return _to_wordpress(args.slug, project, settings)
 
     slugs = [args.slug] if args.slug else [
         r.slug for r in episodes.all_records(project)
@@ -238,6 +261,12 @@ def cmd_unpublish(args: argparse.Namespace, project: ProjectLayout, settings: Se
 
     unpublish_episode(project, settings, args.slug)
     _out(f"{args.slug}: removed from {project.site_dir} and the feed; its workspace is kept")
+    from pipeline.publish import wordpress
+
+    if settings.wordpress.url and wordpress.has_post(project.episode(args.slug)):
+        password = wordpress.read_password(settings, root=project.root, environ=os.environ)
+        result = wordpress.draft_on_wordpress(project, settings, args.slug, password=password)
+        _out(f"{args.slug}: its post on {settings.wordpress.url} is a draft again — {result.post_url}")
     return 0
 
 
@@ -320,8 +349,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("reject", cmd_reject, "request changes on an episode")
     p.add_argument("slug")
     p.add_argument("--note", required=True, help="what should change")
-    p = add("publish", cmd_publish, "(re)build the site for approved episodes")
+    p = add("publish", cmd_publish, "(re)build the site for approved episodes, or post them on WordPress")
     p.add_argument("slug", nargs="?")
+    p.add_argument("--to", choices=("site", "wordpress"), default="site",
+                   help="site: output/site/ (default); wordpress: a post per episode on [wordpress] url")
     p = add("unpublish", cmd_unpublish, "remove an episode from the site and the feed (keeps its workspace)")
     p.add_argument("slug")
     p = add("preview", cmd_preview, "serve output/site/ locally")

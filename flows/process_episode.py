@@ -6,6 +6,7 @@ hashes and options (pipeline.stages.cache_key), so a re-run with nothing new doe
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -29,6 +30,7 @@ from pipeline.inbox import claim_drops
 from pipeline.layout import ProjectLayout
 from pipeline.models import EpisodeState
 from pipeline.stages import Stage, StageOutcome
+from pipeline.store import sha256_json
 
 quiet_expected_failures()
 
@@ -142,6 +144,36 @@ def publish_task(root: str, slug: str, named: bool = False) -> StageOutcome:
     return _failing(Stage.publish, root, slug, named=named)
 
 
+def _wordpress_cache_key(context: TaskRunContext, parameters: dict[str, Any]) -> str:
+    """Post again only when what the post is made of changed (or the last try did not go through)."""
+    project, settings = _project(parameters["root"])
+    layout = project.existing_episode(parameters["slug"])
+    record = episodes.load_record(layout)
+    key = [stages.publish_key(project, settings, layout, record), str(record.state),
+           settings.wordpress.model_dump(mode="json")]
+    return f"wordpress-{parameters['slug']}-{sha256_json(key)[:32]}"
+
+
+@task(name="post on WordPress", retries=1, retry_delay_seconds=10, retry_condition_fn=_retry_unless_user_error,
+      cache_key_fn=_wordpress_cache_key)
+def wordpress_task(root: str, slug: str) -> str:
+    """The published episode as a post on the creator's blog ([wordpress] auto = true)."""
+    from pipeline.publish import wordpress
+
+    project, settings = _project(root)
+    password = wordpress.read_password(settings, root=project.root, environ=os.environ)
+    result = wordpress.publish_to_wordpress(project, settings, slug, password=password)
+    get_run_logger().info("%s: post %d on %s (%s)", slug, result.post_id, settings.wordpress.url, result.status)
+    return result.post_url
+
+
+def post_if_auto(root: str, slug: str, *, refresh: bool = False) -> None:
+    """After publishing: the blog's post too, when [wordpress] auto is on and the episode is published."""
+    project, settings = _project(root)
+    if settings.wordpress.auto and episodes.load_record(project.episode(slug)).state is EpisodeState.published:
+        wordpress_task.with_options(refresh_cache=refresh)(root, slug)
+
+
 def review_summary(project: ProjectLayout, settings: Settings, slug: str) -> str:
     from pipeline.status import episode_row
 
@@ -164,6 +196,7 @@ def process_episode(root: str, slug: str, show_progress: bool = False) -> str:
     pair_task(root, slug)
     review_task(root, slug)
     publish_task(root, slug)
+    post_if_auto(root, slug)
     project, _ = _project(root)
     return str(episodes.load_record(project.episode(slug)).state)
 
@@ -173,6 +206,7 @@ def publish_episode(root: str, slug: str) -> str:
     """Publishing alone (after an approval from the review page or the terminal); an episode
     without a recorded approval is left as it is, and the run says why."""
     outcome = publish_task.with_options(refresh_cache=True)(root, slug, True)
+    post_if_auto(root, slug, refresh=True)
     project, _ = _project(root)
     record = episodes.load_record(project.episode(slug))
     if not outcome.ran and stages.unapproved(record):
