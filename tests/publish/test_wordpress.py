@@ -91,11 +91,11 @@ def _check_page(browser, post_url: str, mp3_url: str, project: ProjectLayout) ->
     context = browser.new_context(java_script_enabled=False, viewport={"width": 1000, "height": 1400})
     page = context.new_page()
     page.goto(post_url)
-    body = page.locator(".diptych-episode")
+    body = page.locator("article")  # the post as the theme shows it
     assert body.locator("audio").get_attribute("src") == mp3_url
     assert body.locator("script").count() == 0
     assert "alert(" not in page.content()
-    plays = body.locator(".diptych-article a.diptych-play")
+    plays = body.locator(".diptych-listen a.diptych-play")
     assert plays.count() >= 3
     pairing = read_model(project.episode(SLUG).pairing_json, Pairing)
     start = next(b.start_s for b in pairing.blocks if b.status == "paired" and b.kind == "paragraph")
@@ -104,6 +104,8 @@ def _check_page(browser, post_url: str, mp3_url: str, project: ProjectLayout) ->
     assert re.fullmatch(r"▶\ufe0e\xa00:0\d – Écouter ce passage", (first.text_content() or "").strip())
     aside = body.locator("aside.diptych-only-audio")
     assert aside.count() == 1 and "Seulement dans l’épisode" in aside.inner_text()
+    assert aside.locator("a.diptych-play").get_attribute("href").startswith(f"{mp3_url}#t=")
+    assert "border-left" in (aside.get_attribute("style") or "")  # kept by kses
     assert "[entre crochets]" in body.inner_text()  # a bracket stays text, no shortcode eats it
     transcript = body.locator("details.diptych-transcript")
     assert transcript.locator("li").count() >= 3 and not transcript.evaluate("d => d.open")

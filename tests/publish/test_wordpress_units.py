@@ -92,7 +92,7 @@ def test_each_told_passage_links_to_its_time_in_the_audio() -> None:
     html = render_post_content(_post())
     assert f'<audio controls preload="metadata" src="{MP3}"' in html
     assert f'<a class="diptych-play" href="{MP3}#t=61.50" data-start="61.50" data-end="70.00">▶' in html
-    assert '<aside class="diptych-only-audio" data-start="80.00" data-end="95.00">' in html
+    assert '<aside class="diptych-only-audio" data-start="80.00" data-end="95.00" style="' in html
     assert f'href="{MP3}#t=80.00"' in html and "Seulement dans l’épisode" in html
     assert html.count('class="diptych-play"') == 2  # the untold paragraph has no link
     assert f'<a class="diptych-seek" href="{MP3}#t=61.50" data-start="61.50">1:01 Le mois</a>' in html

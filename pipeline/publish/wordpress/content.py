@@ -24,6 +24,8 @@ from pipeline.publish.pages import PageAside, PageBlock, PageSegment
 
 TEMPLATES = Path(__file__).parents[1] / "templates"
 TEMPLATE = "wordpress-post.html"
+# The theme knows nothing of diptych's classes: an aside is set apart by the one style kses allows.
+ASIDE_STYLE = "border-left: 4px solid currentColor; padding-left: 1em"
 
 
 @dataclass(frozen=True)
@@ -52,7 +54,13 @@ def _environment() -> jinja2.Environment:
     env.filters["secs"] = _secs
     env.filters["safe_html"] = lambda html: Markup(html)  # only ever given sanitize_html() output
     env.filters["strip_li_end"] = pages._strip_li_end
+    env.filters["strip_p_end"] = _strip_p_end
     return env
+
+
+def _strip_p_end(html: str) -> Markup:
+    """A sanitized paragraph without its closing tag, so that its "▶" link ends the paragraph."""
+    return Markup(html.rstrip().removesuffix("</p>"))  # only ever given sanitize_html() output
 
 
 def _secs(seconds: float) -> str:
@@ -81,7 +89,13 @@ def render_post_content(post: PostContent) -> str:
     html = (
         _environment()
         .get_template(TEMPLATE)
-        .render(post=post, t=pages.ui_strings(post.language), parts=pages._group_lists(flow), mp3=post.mp3_url)
+        .render(
+            post=post,
+            t=pages.ui_strings(post.language),
+            parts=pages._group_lists(flow),
+            mp3=post.mp3_url,
+            aside_style=ASIDE_STYLE,
+        )
     )
     return html.replace("[", "&#91;")
 
