@@ -93,13 +93,35 @@ foreach (array('AUTH_KEY', 'SECURE_AUTH_KEY', 'LOGGED_IN_KEY', 'NONCE_KEY', 'AUT
 if (!defined('ABSPATH')) { define('ABSPATH', __DIR__ . '/'); }
 require_once ABSPATH . 'wp-settings.php';
 PHP
-  # PHP's built-in server: real files as they are, everything else through WordPress's index.php.
+  # PHP's built-in server: real files as they are (uploads with byte ranges, as a web server
+  # answers them: browsers seek in audio only then), everything else through WordPress's index.php.
   cat >"$dir/router.php" <<'PHP'
 <?php
 $path = urldecode(parse_url($_SERVER['REQUEST_URI'], PHP_URL_PATH));
 $file = $_SERVER['DOCUMENT_ROOT'] . $path;
 if ($path !== '/' && is_file($file)) {
-    return false;
+    $range = $_SERVER['HTTP_RANGE'] ?? '';
+    if (strpos($path, '/wp-content/uploads/') !== 0 || !preg_match('/^bytes=(\d*)-(\d*)$/', $range, $m)) {
+        return false;
+    }
+    $size = filesize($file);
+    $start = $m[1] === '' ? max(0, $size - (int) $m[2]) : (int) $m[1];
+    $end = ($m[1] !== '' && $m[2] !== '') ? min((int) $m[2], $size - 1) : $size - 1;
+    header('Accept-Ranges: bytes');
+    if ($start > $end) {
+        http_response_code(416);
+        header("Content-Range: bytes */$size");
+        return true;
+    }
+    http_response_code(206);
+    header('Content-Type: ' . (mime_content_type($file) ?: 'application/octet-stream'));
+    header("Content-Range: bytes $start-$end/$size");
+    header('Content-Length: ' . ($end - $start + 1));
+    $fh = fopen($file, 'rb');
+    fseek($fh, $start);
+    echo fread($fh, $end - $start + 1);
+    fclose($fh);
+    return true;
 }
 $_SERVER['SCRIPT_NAME'] = '/index.php';
 require $_SERVER['DOCUMENT_ROOT'] . '/index.php';

@@ -91,7 +91,7 @@ def _check_page(browser, post_url: str, mp3_url: str, project: ProjectLayout) ->
     context = browser.new_context(java_script_enabled=False, viewport={"width": 1000, "height": 1400})
     page = context.new_page()
     page.goto(post_url)
-    body = page.locator("article")  # the post as the theme shows it
+    body = page.locator("article.type-post")  # the post as the theme shows it (post_class)
     assert body.locator("audio").get_attribute("src") == mp3_url
     assert body.locator("script").count() == 0
     assert "alert(" not in page.content()
