@@ -16,13 +16,11 @@ from pipeline.models import EpisodeRecord, Pairing
 from pipeline.publish.wordpress import WordPressResult, draft_on_wordpress, publish_to_wordpress
 from pipeline.publish.wordpress.media import WordPressRecord
 from pipeline.store import read_model
-from tests.publish.wordpress_blog import (  # noqa: F401  (fixtures)
+from tests.publish.wordpress_blog import (
     SLUG,
     Blog,
     copy_episode,
-    processed_episode,
     snapshot,
-    wordpress_blog,
 )
 
 pytestmark = pytest.mark.integration
@@ -30,7 +28,7 @@ pytestmark = pytest.mark.integration
 
 @pytest.fixture
 def episode(
-    processed_episode: ProjectLayout, wordpress_blog: Blog, tmp_path: Path  # noqa: F811
+    processed_episode: ProjectLayout, wordpress_blog: Blog, tmp_path: Path
 ) -> tuple[ProjectLayout, Blog]:
     project, _ = copy_episode(processed_episode, tmp_path / "project", wordpress_blog, extra='status = "publish"\n'
                               'category = "Podcast"\ntags = ["Nunavut", "traduction"]\n')

@@ -12,13 +12,11 @@ import pytest
 
 from pipeline.layout import ProjectLayout
 from pipeline.publish.wordpress import PASSWORD_ENV
-from tests.publish.wordpress_blog import (  # noqa: F401  (fixtures)
+from tests.publish.wordpress_blog import (
     SLUG,
     Blog,
     copy_episode,
-    processed_episode,
     snapshot,
-    wordpress_blog,
 )
 
 pytestmark = pytest.mark.integration
@@ -33,7 +31,7 @@ def diptych(root: Path, *args: str, password: str) -> subprocess.CompletedProces
 
 
 def test_publish_to_wordpress_from_the_command_line(
-    processed_episode: ProjectLayout, wordpress_blog: Blog, tmp_path: Path  # noqa: F811
+    processed_episode: ProjectLayout, wordpress_blog: Blog, tmp_path: Path
 ) -> None:
     project, _ = copy_episode(processed_episode, tmp_path / "project", wordpress_blog)
     secret = wordpress_blog.password.get_secret_value()
@@ -56,7 +54,7 @@ def test_publish_to_wordpress_from_the_command_line(
 
 
 def test_auto_posts_when_the_episode_is_published(
-    processed_episode: ProjectLayout, wordpress_blog: Blog, tmp_path: Path  # noqa: F811
+    processed_episode: ProjectLayout, wordpress_blog: Blog, tmp_path: Path
 ) -> None:
     project, _ = copy_episode(
         processed_episode, tmp_path / "project", wordpress_blog, extra='auto = true\nstatus = "publish"\n'

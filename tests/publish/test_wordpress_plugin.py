@@ -13,13 +13,11 @@ import pytest
 from pipeline.config import load_settings
 from pipeline.layout import ProjectLayout
 from pipeline.publish.wordpress import publish_to_wordpress
-from tests.publish.wordpress_blog import (  # noqa: F401  (fixtures)
+from tests.publish.wordpress_blog import (
     PROJECT_ROOT,
     SLUG,
     Blog,
     copy_episode,
-    processed_episode,
-    wordpress_blog,
 )
 
 pytestmark = pytest.mark.integration
@@ -28,7 +26,7 @@ PLUGIN = PROJECT_ROOT / "wordpress" / "diptych-player.php"
 
 
 @pytest.fixture
-def with_plugin(wordpress_blog: Blog) -> Iterator[Blog]:  # noqa: F811
+def with_plugin(wordpress_blog: Blog) -> Iterator[Blog]:
     installed = wordpress_blog.mu_plugins / PLUGIN.name
     shutil.copyfile(PLUGIN, installed)
     try:
@@ -38,7 +36,7 @@ def with_plugin(wordpress_blog: Blog) -> Iterator[Blog]:  # noqa: F811
 
 
 def test_the_plugin_makes_the_links_seek_the_player(
-    processed_episode: ProjectLayout, with_plugin: Blog, tmp_path: Path, browser  # noqa: F811
+    processed_episode: ProjectLayout, with_plugin: Blog, tmp_path: Path, browser
 ) -> None:
     project, settings = copy_episode(processed_episode, tmp_path / "project", with_plugin, extra='status = "publish"\n')
     result = publish_to_wordpress(project, settings, SLUG, password=with_plugin.password)

@@ -157,7 +157,7 @@ def processed_episode(speech: Path, tmp_path_factory: pytest.TempPathFactory) ->
     subprocess.run([*cover, "-frames:v", "1", str(drop / "cover.png")], check=True)
     _settled(drop)
     project = ProjectLayout(root=root)
-    settings = Settings()
+    settings = Settings(transcribe={"engine": "faster-whisper"})  # the same weights, faster on CPU
     assert claim_drops(project, settle_s=0).claimed == [SLUG]
     stages.run_normalize(project, settings, SLUG)
     models = settings.transcribe.models_dir or default_models_dir()
