@@ -52,6 +52,7 @@ from pipeline.store import read_model_or_none, write_model
 
 log = logging.getLogger(__name__)
 
+
 @dataclass(frozen=True)
 class WordPressResult:
     slug: str
