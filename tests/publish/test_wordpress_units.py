@@ -5,13 +5,16 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import httpx
 import pytest
+from pydantic import SecretStr
 
 from pipeline.config import Settings, load_settings
 from pipeline.errors import ConfigError
 from pipeline.publish.chapters import ChapterMark
 from pipeline.publish.pages import PageAside, PageBlock, PageSegment
 from pipeline.publish.wordpress import PASSWORD_ENV, read_password
+from pipeline.publish.wordpress.client import Credentials, WordPressClient
 from pipeline.publish.wordpress.content import PostContent, render_post_content
 from pipeline.publish.wordpress.media import episode_files
 
@@ -109,3 +112,44 @@ def test_the_media_have_names_of_their_own_episode(tmp_path: Path) -> None:
     assert ("mp3", "recap.mp3", True) in names and ("cover", "recap-cover.png", True) in names
     assert ("vtt", "recap-transcript.vtt", True) in names and ("chapters", "recap-chapters.json", False) in names
     assert ("image:images/img/stand.jpg", "recap-stand.jpg", True) in names
+
+
+# --- answers the test blog (WordPress 6.1 on PHP's server) does not give: newer WordPress, web servers
+
+
+def _client_answering(status: int, body: bytes, content_type: str = "application/json") -> WordPressClient:
+    """A client whose blog answers every request so (httpx's mock transport: no network)."""
+    transport = httpx.MockTransport(
+        lambda request: httpx.Response(status, content=body, headers={"content-type": content_type})
+    )
+    creds = Credentials("https://blog.example.org", "ana", SecretStr("abcd efgh"))
+    return WordPressClient(creds, transport=transport)
+
+
+@pytest.mark.parametrize(
+    ("status", "body", "start"),
+    [
+        (401, b'{"code": "incorrect_password", "message": "x"}', " refused the application password of user 'ana'"),
+        (401, b'{"code": "invalid_username", "message": "x"}', " has no user 'ana'"),
+        (404, b"<h1>Not Found</h1>", ": its REST API is off or blocked"),
+        (502, b"<h1>Bad Gateway</h1>", " answers HTTP 502"),
+    ],
+)
+def test_what_the_blog_answers_becomes_one_line(status: int, body: bytes, start: str) -> None:
+    from pipeline.errors import WordPressError
+
+    client = _client_answering(status, body, "text/html" if body.startswith(b"<") else "application/json")
+    with pytest.raises(WordPressError) as caught:
+        client.check()
+    assert str(caught.value).startswith(f"WordPress at https://blog.example.org{start}")
+    assert "abcd" not in str(caught.value) and "\n" not in str(caught.value)
+
+
+def test_a_web_servers_413_is_the_upload_limit(tmp_path: Path) -> None:
+    from pipeline.errors import WordPressError
+
+    mp3 = tmp_path / "recap.mp3"
+    mp3.write_bytes(b"\xff" * 2_000_000)
+    client = _client_answering(413, b"<h1>413 Request Entity Too Large</h1>", "text/html")
+    with pytest.raises(WordPressError, match=r"refused recap.mp3 \(2.0 MB\): it is larger than the blog accepts"):
+        client.upload_media(mp3, name="recap.mp3", mime_type="audio/mpeg")

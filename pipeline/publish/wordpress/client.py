@@ -65,7 +65,9 @@ def _message(response: httpx.Response) -> tuple[str, str]:
 class WordPressClient:
     """One blog, one user. Use as a context manager (it holds an HTTP connection pool)."""
 
-    def __init__(self, creds: Credentials, *, timeout_s: float = 60.0) -> None:
+    def __init__(
+        self, creds: Credentials, *, timeout_s: float = 60.0, transport: httpx.BaseTransport | None = None
+    ) -> None:
         self.creds = creds
         self.blog = creds.url
         self._http = httpx.Client(
@@ -73,6 +75,7 @@ class WordPressClient:
             timeout=httpx.Timeout(timeout_s, connect=10.0),
             headers={"User-Agent": "diptych"},
             follow_redirects=True,
+            transport=transport,
         )
 
     def __enter__(self) -> WordPressClient:
