@@ -168,7 +168,8 @@ start_server() {
   local dir=$1 port=$2
   # The built-in server answers one request at a time unless it has workers (WordPress's cron
   # calls back into the blog while a request is running).
-  PHP_CLI_SERVER_WORKERS=4 php -d upload_max_filesize=64M -d post_max_size=64M -d memory_limit=256M \
+  # In a session of its own, so that stopping it stops its workers too.
+  PHP_CLI_SERVER_WORKERS=4 setsid php -d upload_max_filesize=64M -d post_max_size=64M -d memory_limit=256M \
     -S "127.0.0.1:$port" -t "$dir/www" "$dir/router.php" >"$dir/php.log" 2>&1 </dev/null &
   echo $! >"$dir/php.pid"
   wait_for 30 php -r "exit(@file_get_contents('http://127.0.0.1:$port/wp-login.php') === false ? 1 : 0);"
@@ -177,7 +178,7 @@ start_server() {
 stop_all() {
   local dir=$1
   if [ -f "$dir/php.pid" ]; then
-    kill "$(cat "$dir/php.pid")" 2>/dev/null || true
+    kill -- "-$(cat "$dir/php.pid")" 2>/dev/null || true  # the server and its workers
     rm -f "$dir/php.pid"
   fi
   if [ -f "$dir/db.pid" ]; then
