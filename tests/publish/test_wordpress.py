@@ -57,6 +57,8 @@ def test_the_post_reads_back_through_rest_the_page_and_the_feed(episode, browser
     post = blog.rest(f"/wp/v2/posts/{result.post_id}", context="edit")
     assert post["title"]["raw"] == "Présentation d'Éric"
     assert "Éric Joanis présente son travail" in post["excerpt"]["raw"]
+    published = read_model(project.episode(SLUG).state_json, EpisodeRecord).published_at
+    assert published is not None and post["date_gmt"] == published.strftime("%Y-%m-%dT%H:%M:%S")
     assert post["featured_media"] and blog.rest(f"/wp/v2/media/{post['featured_media']}")["mime_type"] == "image/png"
     names = {t["name"] for t in blog.rest("/wp/v2/tags", include=",".join(map(str, post["tags"])))}
     assert names == {"Nunavut", "traduction"}
