@@ -159,6 +159,11 @@ class WordPressClient:
     def login_problem(self) -> WordPressError:
         """A 401 without WordPress saying why (WordPress 6.1 checks the application password after it
         decides): the blog's public author archive tells a missing user from a wrong password."""
+        if "@" in self.creds.user:  # an e-mail address has no author archive to ask
+            return WordPressError(
+                f"WordPress at {self.blog} refused user '{self.creds.user}' with this application password: "
+                "check wordpress.user in diptych.toml and make a new application password if needed"
+            )
         probe = self._send("GET", f"{self.blog}/", params={"author_name": self.creds.user})
         if probe.status_code == 404:
             return self._no_user()
@@ -172,9 +177,9 @@ class WordPressClient:
         if not isinstance(index, dict) or "wp/v2" not in index.get("namespaces", []):
             raise self._no_rest("its index lists no wp/v2 routes")
         me = self.rest("GET", "/wp/v2/users/me", params={"context": "edit"})
-        caps = me.get("capabilities", {}) if isinstance(me, dict) else {}
-        if not me.get("id"):
+        if not isinstance(me, dict) or not me.get("id"):
             raise self.login_problem()
+        caps = me.get("capabilities", {})
         missing = [c for c in ("upload_files", "edit_posts") if not caps.get(c)]
         if missing:
             raise WordPressError(
