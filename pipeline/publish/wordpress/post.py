@@ -34,6 +34,7 @@ from pipeline.layout import EpisodeLayout, ProjectLayout
 from pipeline.models import EpisodeRecord
 from pipeline.publish.build import PUBLISHABLE, is_unpublished, write_episode_folder
 from pipeline.publish.chapters import chapter_marks
+from pipeline.publish.home import cover_name
 from pipeline.publish.pages import SiteUrls, article_flow, page_segments
 from pipeline.publish.source import EpisodeSource, load_source, show_cover
 from pipeline.publish.wordpress import content
@@ -149,7 +150,8 @@ def _files(project: ProjectLayout, settings: Settings, src: EpisodeSource, folde
     """The episode's folder as the site has it (same MP3 bytes, same transcripts), built aside."""
     urls = SiteUrls.from_base_url(settings.show.base_url)
     write_episode_folder(src, folder, urls=urls, show_title=settings.show.title)
-    cover = src.cover or show_cover(project, settings)
+    # The episode's cover as the site publishes it (resized when too large), else the show's.
+    cover = folder / str(cover_name(src.cover)) if src.cover else show_cover(project, settings)
     return episode_files(folder, src.slug, cover=cover)
 
 
