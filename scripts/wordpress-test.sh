@@ -168,7 +168,7 @@ start_server() {
   local dir=$1 port=$2
   # The built-in server answers one request at a time unless it has workers (WordPress's cron
   # calls back into the blog while a request is running).
-  # In a session of its own, so that stopping it stops its workers too.
+  # In a process group of its own (setsid), so that stopping it stops its workers too.
   PHP_CLI_SERVER_WORKERS=4 setsid php -d upload_max_filesize=64M -d post_max_size=64M -d memory_limit=256M \
     -S "127.0.0.1:$port" -t "$dir/www" "$dir/router.php" >"$dir/php.log" 2>&1 </dev/null &
   echo $! >"$dir/php.pid"

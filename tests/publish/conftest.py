@@ -8,7 +8,7 @@ import pytest
 
 from pipeline.models import Transcript
 from tests.factories import RealAudio, encode_mp3
-from tests.publish.wordpress_blog import processed_episode, wordpress_blog  # noqa: F401  (one blog per session)
+from tests.publish.wordpress_blog import processed_episode, wordpress_blog  # noqa: F401  (one blog per test run)
 
 
 @pytest.fixture(scope="session")

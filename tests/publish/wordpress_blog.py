@@ -1,7 +1,7 @@
 """A real WordPress for the tests (Debian's packages, started by scripts/wordpress-test.sh), and a
 real processed episode to publish on it (no tests here).
 
-The blog runs for the whole session on 127.0.0.1 under a temporary folder: MariaDB on a socket,
+The blog runs for the whole test run on 127.0.0.1 under a temporary folder: MariaDB on a socket,
 PHP's built-in server, WordPress 6.1 with pretty permalinks, an author "creator" with an
 application password, and DISALLOW_UNFILTERED_HTML so that every post goes through kses. The
 episode is the French recording `ej-fra` taken by the real stages (normalize, Whisper `base`,
