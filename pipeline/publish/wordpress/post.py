@@ -49,6 +49,7 @@ from pipeline.publish.wordpress.media import (
     remove_stale,
     sync_media,
 )
+from pipeline.stages import unapproved
 from pipeline.store import read_model_or_none, write_model
 
 log = logging.getLogger(__name__)
@@ -172,6 +173,8 @@ def publish_to_wordpress(
         if has_post(layout):
             return draft_on_wordpress(project, settings, slug, password=password)
         raise PublishError(f"cannot publish '{slug}' to WordPress: it is {record.state}; approve it first")
+    if (why := unapproved(record)) is not None:  # a person's recorded approval, as for the site
+        raise PublishError(why)
     creds = _credentials(settings, password)
     src = load_source(project, slug, settings)
     save = _saver(layout)
