@@ -64,8 +64,14 @@ class TranscribeSettings(Section):
     max_concurrent: int = Field(1, ge=1, le=16)
     threads: int = Field(0, ge=0, le=256)  # 0: all cores
     models_dir: Path | None = None  # None: the user's cache folder
-    # faster-whisper only: CTranslate2 weight type on CPU.
-    compute_type: Literal["int8", "int8_float32", "float32"] = "int8"
+    # faster-whisper only: CTranslate2 weight type (float16 / int8_float16 need a GPU).
+    compute_type: Literal["int8", "int8_float32", "float32", "float16", "int8_float16"] = "int8"
+    # "auto": the GPU (CUDA) when torch / CTranslate2 see one, else the CPU.
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+    # 1: one 30 s window after another, each conditioned on the previous text (whisper.transcribe);
+    # more: that many speech windows, cut at pauses by the voice-activity detector, decoded at once
+    # with the article prompt (measured in benchmarks/transcribe.py: faster at equal accuracy).
+    batch_size: int = Field(8, ge=1, le=64)
     # Feed each window's text to the next one (consistency) or not (a loop cannot spread).
     condition_on_previous_text: bool = True
     # Re-decode at higher temperatures when a window's output fails the thresholds below.

@@ -9,8 +9,8 @@ time in the published episode.
 from __future__ import annotations
 
 import logging
-import math
 import os
+import threading
 import wave
 from collections import Counter, defaultdict
 from pathlib import Path
@@ -19,7 +19,7 @@ import numpy as np
 
 from pipeline.article import Article
 from pipeline.config import TranscribeSettings
-from pipeline.errors import AudioDecodeError, TranscriptionError
+from pipeline.errors import AudioDecodeError, DiptychError, TranscriptionError
 from pipeline.models import Segment, Transcript
 from pipeline.transcribe.engines.base import SAMPLE_RATE, DecodeOptions, Engine, ProgressFn
 from pipeline.transcribe.guards import apply_guards, is_silent, only_invented, speech_level_dbfs
@@ -29,6 +29,7 @@ from pipeline.transcribe.vocabulary import build_prompt, extract_terms, restore_
 log = logging.getLogger(__name__)
 WINDOW_S = 30.0
 UNDETERMINED = "und"
+_ENGINE_LOCK = threading.Lock()
 
 
 def transcribe_audio(
@@ -107,20 +108,51 @@ def load_speech(path: Path) -> np.ndarray:
 # --- engine and options -------------------------------------------------------------------------
 
 
+def preload_engine(settings: TranscribeSettings, models_dir: Path) -> None:
+    """Load the speech model now (it stays loaded for the process), e.g. while the audio is normalized.
+
+    A model that cannot be loaded is left for the transcribe stage to report, with the episode's name.
+    """
+    try:
+        open_engine(settings, models_dir)
+    except DiptychError as exc:
+        log.debug("speech model not preloaded: %s", exc)
+
+
 def open_engine(settings: TranscribeSettings, models_dir: Path) -> Engine:
+    """The engine of `settings`; its model is loaded once per process (two threads asking wait for one)."""
+    with _ENGINE_LOCK:
+        return _open_engine(settings, models_dir)
+
+
+def _open_engine(settings: TranscribeSettings, models_dir: Path) -> Engine:
     # 0 means every core: torch and CTranslate2 would otherwise pick their own (often 4) threads.
     threads = settings.threads or os.cpu_count() or 1
+    device = resolve_device(settings)
     if settings.engine == OPENAI_ENGINE:
         from pipeline.transcribe.engines.openai_engine import OpenAIWhisperEngine
 
         checkpoint = model_path(settings.model, models_dir, engine=OPENAI_ENGINE)
-        return OpenAIWhisperEngine(checkpoint, model_name=settings.model, threads=threads)
+        return OpenAIWhisperEngine(checkpoint, model_name=settings.model, threads=threads, device=device)
     from pipeline.transcribe.engines.faster_engine import FasterWhisperEngine
 
     model_dir = model_path(settings.model, models_dir, engine=FASTER_ENGINE)
     return FasterWhisperEngine(
-        model_dir, model_name=settings.model, threads=threads, compute_type=settings.compute_type
+        model_dir, model_name=settings.model, threads=threads, compute_type=settings.compute_type, device=device
     )
+
+
+def resolve_device(settings: TranscribeSettings) -> str:
+    """"cuda" or "cpu": "auto" takes the GPU when the engine's runtime sees one."""
+    if settings.device != "auto":
+        return settings.device
+    if settings.engine == OPENAI_ENGINE:
+        import torch
+
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    import ctranslate2
+
+    return "cuda" if ctranslate2.get_cuda_device_count() > 0 else "cpu"
 
 
 def decode_options(settings: TranscribeSettings, language: str, prompt: str | None) -> DecodeOptions:
@@ -135,6 +167,7 @@ def decode_options(settings: TranscribeSettings, language: str, prompt: str | No
         logprob_threshold=settings.logprob_threshold,
         no_speech_threshold=settings.no_speech_threshold,
         hallucination_silence_threshold_s=settings.hallucination_silence_threshold_s,
+        batch_size=settings.batch_size,
     )
 
 
@@ -151,6 +184,7 @@ def options_record(settings: TranscribeSettings, options: DecodeOptions) -> dict
         "initial_prompt": options.initial_prompt,
         "restore_article_spelling": settings.restore_article_spelling,
         "word_timestamps": True,
+        "batch_size": options.batch_size,
     }
     if settings.engine == FASTER_ENGINE:
         record["compute_type"] = settings.compute_type
@@ -191,7 +225,8 @@ def language_windows(audio: np.ndarray, count: int) -> list[np.ndarray]:
     size = int(WINDOW_S * SAMPLE_RATE)
     if len(audio) <= size:
         return [audio]
-    count = min(count, math.ceil(len(audio) / size))
+    # Windows that do not overlap: on a short file, more would vote on the same speech again.
+    count = min(count, max(len(audio) // size, 1))
     last_start = len(audio) - size
     starts = [int(last_start * i / max(count - 1, 1)) for i in range(count)]
     windows = [audio[s : s + size] for s in starts]

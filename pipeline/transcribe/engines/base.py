@@ -31,6 +31,9 @@ class DecodeOptions:
     no_speech_threshold: float | None
     # Skip silences longer than this (s) around a likely hallucination; needs word timestamps.
     hallucination_silence_threshold_s: float | None
+    # 1: one 30 s window after another, each prompted with the previous text; more: that many
+    # speech windows (cut at pauses by the voice-activity detector) decoded at once.
+    batch_size: int = 1
 
 
 class Engine(Protocol):

@@ -14,11 +14,11 @@ from pipeline.transcribe.engines.base import SAMPLE_RATE, DecodeOptions, Progres
 
 
 @functools.lru_cache(maxsize=2)
-def _load_model(path: str, compute_type: str, threads: int) -> Any:
+def _load_model(path: str, compute_type: str, threads: int, device: str) -> Any:
     from faster_whisper import WhisperModel
 
     try:
-        return WhisperModel(path, device="cpu", compute_type=compute_type, cpu_threads=threads)
+        return WhisperModel(path, device=device, compute_type=compute_type, cpu_threads=threads)
     except (RuntimeError, ValueError, OSError) as exc:
         raise TranscriptionError(f"speech model in {path} cannot be loaded ({exc})") from exc
 
@@ -43,9 +43,11 @@ def _to_segment(i: int, seg: Any) -> Segment:
 class FasterWhisperEngine:
     name = "faster-whisper"
 
-    def __init__(self, model_dir: Path, *, model_name: str, threads: int, compute_type: str) -> None:
+    def __init__(
+        self, model_dir: Path, *, model_name: str, threads: int, compute_type: str, device: str = "cpu"
+    ) -> None:
         self.model_name = model_name
-        self.model = _load_model(str(model_dir), compute_type, threads)
+        self.model = _load_model(str(model_dir), compute_type, threads, device)
 
     def language_probs(self, window: np.ndarray) -> dict[str, float]:
         _, _, all_probs = self.model.detect_language(audio=window, language_detection_segments=1)
@@ -54,8 +56,7 @@ class FasterWhisperEngine:
     def decode(self, audio: np.ndarray, options: DecodeOptions, progress: ProgressFn | None) -> list[Segment]:
         duration_s = max(len(audio) / SAMPLE_RATE, 1e-6)
         clock = ProgressClock(progress)
-        pieces, _info = self.model.transcribe(
-            audio,
+        common: dict[str, Any] = dict(
             language=options.language,
             task="transcribe",
             beam_size=options.beam_size,
@@ -64,12 +65,26 @@ class FasterWhisperEngine:
             compression_ratio_threshold=options.compression_ratio_threshold,
             log_prob_threshold=options.logprob_threshold,
             no_speech_threshold=options.no_speech_threshold,
-            condition_on_previous_text=options.condition_on_previous_text,
             initial_prompt=options.initial_prompt,
             word_timestamps=True,
-            hallucination_silence_threshold=options.hallucination_silence_threshold_s,
-            vad_filter=False,
         )
+        if options.batch_size > 1 and options.hallucination_silence_threshold_s is None:
+            # faster-whisper's own batched pipeline: speech windows cut by its voice-activity
+            # detector, decoded `batch_size` at a time, with segment timestamps (its default is one
+            # segment per window). It decodes at the first temperature only: no fallback.
+            from faster_whisper import BatchedInferencePipeline
+
+            pieces, _info = BatchedInferencePipeline(self.model).transcribe(
+                audio, batch_size=options.batch_size, without_timestamps=False, vad_filter=True, **common
+            )
+        else:
+            pieces, _info = self.model.transcribe(
+                audio,
+                condition_on_previous_text=options.condition_on_previous_text,
+                hallucination_silence_threshold=options.hallucination_silence_threshold_s,
+                vad_filter=False,
+                **common,
+            )
         segments = []
         for i, seg in enumerate(pieces):  # a generator: decoding happens while we iterate
             segments.append(_to_segment(i, seg))

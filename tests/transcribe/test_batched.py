@@ -1,0 +1,75 @@
+"""Batched decoding against one-window-after-another, on real recordings with the real `base` model."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from pipeline.config import TranscribeSettings
+from pipeline.models import Transcript
+from pipeline.transcribe.stage import load_speech
+from tests.transcribe.test_transcribe import article_from, run, wer, write_wav
+
+pytestmark = pytest.mark.integration
+SR = 16000
+# Measured on the 149 s UDHR preamble (one window of speech after another, 6 windows): batched
+# and sequential decoding differ by 1.6 % of the words (the same words but for a few, and each
+# is 0 % from the text within ENGLISH_WER_BOUND); a bug in cutting or joining windows costs
+# whole sentences (10 % and more).
+MAX_WER_BETWEEN = 0.05
+ENGLISH_WER_BOUND = 0.08
+
+
+@pytest.fixture(scope="module")
+def udhr(models_dir: Path, speech: Path) -> dict[int, Transcript]:
+    path = speech / "udhr-preamble-en.mp3"
+    article = article_from((speech / "udhr-preamble-en.txt").read_text(encoding="utf-8"))
+    return {
+        size: run(path, models_dir, settings=TranscribeSettings(batch_size=size), language="en", article=article)
+        for size in (1, 4)
+    }
+
+
+def test_batched_and_sequential_decoding_give_the_same_words(udhr: dict[int, Transcript], speech: Path) -> None:
+    sequential, batched = udhr[1], udhr[4]
+    assert sequential.options["batch_size"] == 1 and batched.options["batch_size"] == 4
+    assert wer(sequential.text, batched.text, "en") <= MAX_WER_BETWEEN
+    reference = (speech / "udhr-preamble-en.txt").read_text(encoding="utf-8")
+    assert wer(reference, batched.text, "en") < ENGLISH_WER_BOUND
+    assert "inalienable rights" in batched.text.lower()
+
+
+def test_batched_word_times_match_the_sequential_ones(udhr: dict[int, Transcript]) -> None:
+    """Each window's times are shifted to the episode's time: a word said once sits at one time."""
+    def times(t: Transcript) -> dict[str, float]:
+        counted: dict[str, int] = {}
+        for w in (w for s in t.segments for w in s.words):
+            counted[w.text.strip().lower()] = counted.get(w.text.strip().lower(), 0) + 1
+        return {w.text.strip().lower(): w.start_s for s in t.segments for w in s.words
+                if counted[w.text.strip().lower()] == 1}
+
+    sequential, batched = times(udhr[1]), times(udhr[4])
+    shared = sequential.keys() & batched.keys()
+    assert len(shared) > 40
+    gaps = sorted(abs(sequential[w] - batched[w]) for w in shared)
+    assert gaps[len(gaps) // 2] < 0.1 and gaps[int(len(gaps) * 0.9)] < 0.5
+    previous = 0.0
+    for seg in udhr[4].segments:
+        for word in seg.words:
+            assert word.start_s >= previous - 0.01 and seg.start_s - 0.01 <= word.start_s <= seg.end_s + 0.01
+            previous = word.end_s
+
+
+def test_batched_decoding_skips_long_silence(models_dir: Path, speech: Path, tmp_path: Path) -> None:
+    """A minute of silence between two readings: no window is decoded over it, no text put there."""
+    audio = load_speech(speech / "ej-fra.m4a")
+    path = write_wav(tmp_path / "pause.wav", np.concatenate([audio, np.zeros(60 * SR, np.float32), audio]))
+    transcript = run(path, models_dir, settings=TranscribeSettings(batch_size=4), language="fr")
+    length = len(audio) / SR
+    assert not [s.text for s in transcript.segments if s.start_s > length + 1 and s.end_s < length + 59]
+    first = " ".join(s.text for s in transcript.segments if s.end_s <= length + 1)
+    second = " ".join(s.text for s in transcript.segments if s.start_s >= length + 59)
+    reference = (speech / "ej-fra.txt").read_text(encoding="utf-8")
+    assert wer(reference, first, "fr") < 0.3 and wer(reference, second, "fr") < 0.3
