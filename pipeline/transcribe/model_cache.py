@@ -141,11 +141,26 @@ def model_path(name: str, models_dir: Path, *, engine: str) -> Path:
         path = folder / rel
         if not path.is_file():
             raise TranscriptionError(f"speech model file {path} is missing: run `{install_command(name)}`")
-        if sha256_file(path) != digest:
+        if not _matches(path, digest):
             raise TranscriptionError(
                 f"speech model file {path} is corrupt (checksum mismatch): run `{install_command(name)}`"
             )
     return folder / CHECKPOINT if engine == OPENAI_ENGINE else folder / CT2_DIR
+
+
+# Files whose checksum this process already checked, by (path, size, mtime): hashing the 145 MB
+# checkpoint costs 0.3-0.5 s, once per process is enough (every episode of a run used to pay it).
+_VERIFIED: set[tuple[str, int, int, str]] = set()
+
+
+def _matches(path: Path, digest: str) -> bool:
+    stat = path.stat()
+    key = (str(path), stat.st_size, stat.st_mtime_ns, digest)
+    if key not in _VERIFIED:
+        if sha256_file(path) != digest:
+            return False
+        _VERIFIED.add(key)
+    return True
 
 
 def install_model(name: str, models_dir: Path) -> Path:
