@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import sys
+import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, cast
@@ -238,8 +239,20 @@ def process_inbox(root: str, show_progress: bool = False) -> dict[str, Any]:
     return {"claim": claimed, "episodes": results}
 
 
+def preload_speech_model(project: ProjectLayout, settings: Settings) -> None:
+    """With drops waiting, load the speech model in the background while Prefect's API starts and
+    the audio is normalized (1-3 s here), instead of when transcription begins."""
+    from pipeline.transcribe import default_models_dir, preload_engine
+
+    if not any(p.name != "README.md" for p in project.inbox.iterdir()):
+        return
+    models_dir = settings.transcribe.models_dir or default_models_dir()
+    threading.Thread(target=preload_engine, args=(settings.transcribe, models_dir), daemon=True).start()
+
+
 def run_inbox(project: ProjectLayout, settings: Settings, *, show_progress: bool) -> dict[str, Any]:
     runner: Any = ThreadPoolTaskRunner(max_workers=settings.run.max_concurrent_episodes)
+    preload_speech_model(project, settings)
     state = process_inbox.with_options(task_runner=runner)(str(project.root), show_progress, return_state=True)
     result = state.result(raise_on_failure=False)
     if isinstance(result, BaseException):

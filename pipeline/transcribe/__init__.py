@@ -5,11 +5,12 @@ interface; the model cache builds and checks the offline Whisper models.
 """
 
 from pipeline.transcribe.model_cache import default_models_dir, install_model, list_models
-from pipeline.transcribe.stage import transcribe_audio
+from pipeline.transcribe.stage import preload_engine, transcribe_audio
 
 __all__ = [
     "default_models_dir",
     "install_model",
     "list_models",
+    "preload_engine",
     "transcribe_audio",
 ]
