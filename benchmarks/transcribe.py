@@ -31,9 +31,13 @@ sys.path.insert(0, str(ROOT))
 SPEECH = ROOT.parent / "shared" / "testdata" / "speech"
 AUDIO_SUFFIXES = {".mp3", ".m4a", ".ogg", ".wav", ".flac"}
 
-# name -> (settings overrides, give the article?)
+# name -> (settings overrides, give the article?). "-b1": one window after another, conditioned on
+# the previous text (whisper.transcribe, faster-whisper's WhisperModel.transcribe); "-bN": N speech
+# windows decoded at once; no suffix: the default batch size.
+PLAIN = {"use_article_prompt": False, "restore_article_spelling": False}
+FASTER = {"engine": "faster-whisper"}
 CONFIGS: dict[str, tuple[dict[str, Any], bool]] = {
-    "ow-greedy": ({"use_article_prompt": False, "restore_article_spelling": False}, False),
+    "ow-greedy": (PLAIN, False),
     "ow-greedy+prompt": ({"use_article_prompt": True, "restore_article_spelling": False}, True),
     "ow-greedy+spelling": ({"use_article_prompt": False, "restore_article_spelling": True}, True),
     "ow-greedy+article": ({"use_article_prompt": True, "restore_article_spelling": True}, True),
@@ -42,35 +46,28 @@ CONFIGS: dict[str, tuple[dict[str, Any], bool]] = {
         True,
     ),
     "ow-default": ({}, True),
-    "ow-beam5": ({"beam_size": 5, "use_article_prompt": False, "restore_article_spelling": False}, False),
+    "ow-default-b1": ({"batch_size": 1}, True),
+    "ow-default-b2": ({"batch_size": 2}, True),
+    "ow-default-b4": ({"batch_size": 4}, True),
+    "ow-default-b8": ({"batch_size": 8}, True),
+    "ow-beam5": ({"beam_size": 5, **PLAIN}, False),
     "ow-beam5+article": ({"beam_size": 5}, True),
-    "fw-greedy": (
-        {"engine": "faster-whisper", "use_article_prompt": False, "restore_article_spelling": False},
-        False,
-    ),
-    "fw-greedy+article": ({"engine": "faster-whisper"}, True),
-    "fw-beam5": (
-        {
-            "engine": "faster-whisper",
-            "beam_size": 5,
-            "use_article_prompt": False,
-            "restore_article_spelling": False,
-        },
-        False,
-    ),
-    "fw-beam5+article": ({"engine": "faster-whisper", "beam_size": 5}, True),
+    "fw-greedy-b1": ({**FASTER, **PLAIN, "batch_size": 1}, False),
+    "fw-greedy+article": (FASTER, True),
+    "fw-greedy+article-b1": ({**FASTER, "batch_size": 1}, True),
+    "fw-beam5-b1": ({**FASTER, "beam_size": 5, **PLAIN, "batch_size": 1}, False),
+    "fw-beam5+article": ({**FASTER, "beam_size": 5}, True),
+    "fw-beam5+article-b1": ({**FASTER, "beam_size": 5, "batch_size": 1}, True),
 }
 DEFAULT_RUN = [
-    "ow-greedy",
-    "ow-greedy+prompt",
-    "ow-greedy+spelling",
-    "ow-greedy+article",
     "ow-default",
-    "ow-beam5",
+    "ow-default-b1",
+    "ow-default-b4",
+    "ow-greedy",
     "ow-beam5+article",
-    "fw-greedy",
     "fw-greedy+article",
-    "fw-beam5",
+    "fw-greedy+article-b1",
+    "fw-beam5-b1",
     "fw-beam5+article",
 ]
 
