@@ -105,14 +105,15 @@ def wer(reference: str, hypothesis: str) -> float:
 def timed(cmd: list[str], env: dict[str, str]) -> tuple[float, float, str]:
     """(wall s, peak RSS MB of the largest process, stdout) of a whole process."""
     t0 = time.perf_counter()
-    with tempfile.TemporaryFile() as out:
-        proc = subprocess.Popen(cmd, env=env, stdout=out, stderr=subprocess.DEVNULL)
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        proc = subprocess.Popen(cmd, env=env, stdout=out, stderr=err)
         _, status, usage = os.wait4(proc.pid, 0)
         wall = time.perf_counter() - t0
         out.seek(0)
-        text = out.read().decode("utf-8", "replace")
+        err.seek(0)
+        text, errors = (f.read().decode("utf-8", "replace") for f in (out, err))
     if status != 0:
-        raise SystemExit(f"{cmd[0]} failed with status {status}: {text[-500:]}")
+        raise SystemExit(f"{cmd[0]} failed with status {status}: {(text + errors)[-800:]}")
     return wall, usage.ru_maxrss / 1024, text
 
 
@@ -132,7 +133,8 @@ def run_diptych(episode: Episode, config: str, work: Path) -> dict[str, Any]:
     (project / "diptych.toml").write_text(SETTINGS, encoding="utf-8")
     for source in (episode.audio, episode.article):
         shutil.copy(source, project / "inbox" / source.name)
-    env = {**os.environ, **CONFIGS[config]}
+    # A busy machine can take minutes to start Prefect's embedded API (90 s is diptych's default).
+    env = {"PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "600", **os.environ, **CONFIGS[config]}
     started = datetime.now().astimezone()
     wall, peak, _ = timed([str(BIN / "diptych"), "--root", str(project), "--quiet", "run", "--approve"], env)
     slug = next((project / "output" / "episodes").iterdir()).name
