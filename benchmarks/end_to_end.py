@@ -39,9 +39,9 @@ GAP_S = 0.5
 # name -> DIPTYCH_* environment overrides
 CONFIGS: dict[str, dict[str, str]] = {
     "default": {},
-    "sequential": {"DIPTYCH_TRANSCRIBE__BATCH_SIZE": "1"},
+    "batched": {"DIPTYCH_TRANSCRIBE__BATCH_SIZE": "8"},
     "faster": {"DIPTYCH_TRANSCRIBE__ENGINE": "faster-whisper"},
-    "faster-sequential": {"DIPTYCH_TRANSCRIBE__ENGINE": "faster-whisper", "DIPTYCH_TRANSCRIBE__BATCH_SIZE": "1"},
+    "faster-batched": {"DIPTYCH_TRANSCRIBE__ENGINE": "faster-whisper", "DIPTYCH_TRANSCRIBE__BATCH_SIZE": "8"},
 }
 STAGES = ["normalized", "transcribed", "paired", "awaiting_review", "approved", "published"]
 SETTINGS = """[show]
