@@ -225,15 +225,18 @@ def _place(difference: Difference) -> tuple[int, int, int]:
 
 
 def _new_words(transcript: Transcript, difference: Difference, first: int, stop: int) -> list[Word]:
-    """The article's words, spread over the time of the words they replace by their length."""
+    """The article's words, spread over the time of the words they replace by their length. They keep
+    the lowest confidence of what was heard there, so the review page still asks to check them."""
     words = transcript.segments[_place(difference)[0]].words
     if difference.heard:
         start_s, end_s = words[first].start_s, words[stop - 1].end_s
         heard = "".join(w.text for w in words[first:stop])
+        probability = min(w.probability for w in words[first:stop])
     else:
         start_s = words[first - 1].end_s
         end_s = words[first].start_s if first < len(words) else start_s
         heard = ""
+        probability = words[first - 1].probability
     sizes = [len(w) + 1 for w in difference.article]
     step = (end_s - start_s) / sum(sizes)
     out: list[Word] = []
@@ -244,7 +247,7 @@ def _new_words(transcript: Transcript, difference: Difference, first: int, stop:
                 start_s=round(at, 3),
                 end_s=round(at + size * step, 3),
                 text=f" {text}",
-                probability=1.0,
+                probability=probability,
                 from_article=True,
                 heard=heard if n == 0 else None,
             )
