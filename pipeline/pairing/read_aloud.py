@@ -116,6 +116,8 @@ def _differences(text: str, refs: Sequence[WordRef], transcript: Transcript) -> 
         after = groups[owner[j1 - 1]][-1] if op == "delete" else None
         if op == "replace" and not _comparable(written[i1:i2], keys[j1:j2]):
             continue
+        if len({r.segment for r in said}) > 1:  # across two segments: whose time would it take?
+            continue
         out.append(Difference(said, after, tuple(written[i1:i2])))
     return tuple(out)
 
