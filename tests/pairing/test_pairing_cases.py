@@ -156,3 +156,14 @@ def test_f_retold_article_is_paired_by_meaning_not_by_words(built) -> None:
     lexical = scoring.score_case(case, paired(case, transcript, method="lexical"))
     assert hybrid.within >= 0.6 and hybrid.extra_flagged is True
     assert lexical.within <= 0.2 < hybrid.within
+
+
+word_scoring = _load("word_scoring")
+
+
+@pytest.mark.parametrize("letter", ["a", "b", "c", "d", "e"])
+def test_read_cases_start_each_block_within_a_second(built, letter: str) -> None:
+    """Word-level starts: the benchmark measured 100 % within ±1.0 s (91-100 % within ±0.5 s)."""
+    case, transcript = built[letter]
+    result = word_scoring.score_words(case, paired(case, transcript))
+    assert result.within_10 >= 0.9, result
