@@ -1,12 +1,19 @@
-"""Pairing benchmark: accuracy on real recordings (cases a-e) and speed on a one-hour episode.
+"""Pairing benchmark: accuracy on real recordings (cases a-j) and speed on a one-hour episode.
 
     .venv/bin/python benchmarks/pairing.py [--engine faster-whisper|openai-whisper] [--runs 5]
+                                           [--words-only]
 
 Cases are built from ../shared/testdata/speech (see pairing_cases/cases.py) and transcribed by the
 product's own Whisper stage (model base; faster-whisper by default: the same weights in a third of
 the time); transcripts are cached under ~/.cache/diptych/bench-pairing.
 For each method (lexical only, embeddings only, both) it prints: case, blocks, share of blocks
 starting within ±2 s of the truth, IoU of the audio-only stretches, false text-only blocks, seconds.
+
+The word-precision table (cases a-f and the word cases g-j of pairing_cases/word_cases.py, these
+transcribed by openai-whisper, the model the article's corrections use) gives the share of blocks
+starting within ±0.5 s and ±1.0 s, the spoken headings dated within ±0.5 s, the worst IoU of a true
+audio-only stretch with the spans found, WER before/after the corrections on read and on retold
+passages, and the correction's time (median of --runs, model loaded) against the transcription's.
 """
 
 from __future__ import annotations
@@ -31,6 +38,8 @@ from scoring import (  # noqa: E402
     speed_article_text,
     transcribe_case,
 )
+from word_cases import WordCase, build_word_cases  # noqa: E402
+from word_scoring import load_audio, passage_wer, score_words, timed_transcript  # noqa: E402
 
 from pipeline.article.reader import read_article  # noqa: E402
 from pipeline.config import PairingSettings  # noqa: E402
@@ -95,6 +104,71 @@ def speed(
     return statistics.median(walls), statistics.median(cpus), article.word_count, long.duration_s
 
 
+def correct(case: Case, transcript: Transcript, models: Path, runs: int) -> tuple[Transcript, object, float, str]:
+    """Pair, correct from the article (median seconds of `runs`), pair again: as the pair stage does."""
+    from pipeline.transcribe.correct import correct_from_article, load_scorer
+    from pipeline.transcribe.model_cache import OPENAI_ENGINE, model_path
+
+    load_scorer(str(model_path("base", models, engine=OPENAI_ENGINE)))  # as a running worker has it
+    article = read_article(case.article)
+    first, _ = pair(case.article, transcript, "hybrid")
+    audio = load_audio(case)
+    seconds, result = [], None
+    for _ in range(runs):
+        result = correct_from_article(transcript, first, audio, model_name="base", models_dir=models)
+        seconds.append(result.seconds)
+    assert result is not None
+    final = pair_article(
+        article, result.transcript, settings=PairingSettings(), transcript_source="draft",
+        transcript_sha256="bench", article_sha256="bench",
+    )
+    return result.transcript, final, statistics.median(seconds), f"{result.replaced}/{result.tried}"
+
+
+def word_table(cases: list[Case], transcripts: dict[str, Transcript], args: argparse.Namespace) -> None:
+    from scoring import transcribe_case
+
+    models = args.work / "models"
+    word_cases = build_word_cases(SPEECH, args.work / "cases")
+    timed = {c.name: timed_transcript(c, models_dir=models, cache=args.work / "transcripts", transcribe=transcribe_case)
+             for c in word_cases}
+    print("\nword precision (hybrid pairing; g-j: openai-whisper base, corrected from the article)")
+    columns = ("case", "blocks", "±0.5 s", "±1.0 s", "worst s", "headings", "IoU", "WER read", "WER retold",
+               "taken", "corr. s", "transcr. s", "overhead")
+    header = "{:<22} {:>6} {:>6} {:>6} {:>7} {:>8} {:>5} {:>15} {:>15} {:>6} {:>7} {:>10} {:>8}".format(*columns)
+    print(header)
+    print("-" * len(header))
+    for case in cases:
+        pairing, _ = pair(case.article, transcripts[case.name], "hybrid")
+        print_word_row(score_words(case, pairing), "", "", "", None, None)
+    for case in word_cases:
+        transcript, transcribe_s = timed[case.name]
+        corrected, pairing, correct_s, taken = correct(case, transcript, models, args.runs)
+        print_word_row(
+            score_words(case, pairing), _wer_pair(case, transcript, corrected, "read"),
+            _wer_pair(case, transcript, corrected, "retold"), taken, correct_s, transcribe_s,
+        )
+    print(f"load average now {os.getloadavg()[0]:.1f}")
+
+
+def _wer_pair(case: WordCase, before: Transcript, after: Transcript, kind: str) -> str:
+    passages = getattr(case, kind)
+    if not passages:
+        return "—"
+    a, b = passage_wer(before, passages, case.language), passage_wer(after, passages, case.language)
+    return f"{100 * a:.1f} → {100 * b:.1f} %"  # type: ignore[operator]
+
+
+def print_word_row(r, read: str, retold: str, taken: str, correct_s: float | None, transcribe_s: float | None) -> None:  # type: ignore[no-untyped-def]
+    overhead = f"{100 * correct_s / transcribe_s:.1f} %" if correct_s is not None and transcribe_s else "—"
+    print(
+        f"{r.case:<22} {r.blocks:>6} {100 * r.within_05:>5.0f}% {100 * r.within_10:>5.0f}% "
+        f"{fmt(r.worst_s, '{:.2f}'):>7} {r.headings:>8} {fmt(r.iou, '{:.2f}'):>5} {read or '—':>15} "
+        f"{retold or '—':>15} {taken or '—':>6} {fmt(correct_s, '{:.2f}'):>7} {fmt(transcribe_s, '{:.1f}'):>10} "
+        f"{overhead:>8}"
+    )
+
+
 def fmt(value: float | None, pattern: str) -> str:
     return "—" if value is None else pattern.format(value)
 
@@ -107,6 +181,7 @@ def main() -> None:
         "--methods", default=",".join(METHODS), help="comma-separated subset of " + ",".join(METHODS)
     )
     parser.add_argument("--no-speed", action="store_true", help="skip the one-hour speed case")
+    parser.add_argument("--words-only", action="store_true", help="only the word-precision table")
     parser.add_argument("--work", type=Path, default=Path.home() / ".cache" / "diptych" / "bench-pairing")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
@@ -120,6 +195,9 @@ def main() -> None:
         f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores; "
         f"transcripts: Whisper base via {args.engine}"
     )
+    if args.words_only:
+        word_table(cases, transcripts, args)
+        return
     columns = ("method", "case", "blocks", "±2 s", "IoU", "false t-o", "extra", "worst s", "seconds")
     header = "{:<9} {:<24} {:>6} {:>6} {:>5} {:>9} {:>5} {:>7} {:>7}  coverage".format(*columns)
     print(header)
@@ -141,6 +219,7 @@ def main() -> None:
                 f"median of {args.runs}: wall {wall:.2f} s, CPU {cpu:.2f} s (load average {load:.1f})"
             )
         print()
+    word_table(cases, transcripts, args)
 
 
 if __name__ == "__main__":

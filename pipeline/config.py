@@ -85,6 +85,10 @@ class TranscribeSettings(Section):
     hallucination_silence_threshold_s: float | None = Field(None, gt=0.0)
     # 30 s windows spread over the episode that vote on the language when none is given.
     language_windows: int = Field(5, ge=1, le=20)
+    # Where the episode reads the article word for word, take the article's words for what Whisper
+    # misheard when the same model scores them about as well on that audio (transcribe.correct; run
+    # by the pair stage, on the draft only, never on a reviewed transcript).
+    correct_from_article: bool = True
 
 
 class PairingSettings(Section):
@@ -93,7 +97,7 @@ class PairingSettings(Section):
     method: Literal["hybrid", "semantic", "lexical"] = "hybrid"
     semantic_weight: float = Field(0.5, ge=0.0, le=1.0)  # share of meaning in the hybrid score
     min_score: float = Field(0.3, ge=0.0, le=1.0)  # below it, speech is not telling the block
-    min_audio_only_s: float = Field(8.0, ge=0.0)  # shorter untold stretches are not listed
+    min_audio_only_s: float = Field(2.0, ge=0.0)  # shorter untold stretches are not listed
     threads: int = Field(2, ge=1, le=64)  # for the embedding model
 
 

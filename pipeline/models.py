@@ -132,6 +132,10 @@ class Word(Strict):
     end_s: float
     text: str
     probability: float
+    # Taken from the article where the episode reads it and the speech model hears it as well as
+    # what it first wrote (transcribe.correct); `heard` keeps what it wrote, so a reviewer can revert.
+    from_article: bool = False
+    heard: str | None = None
 
 
 class Segment(Strict):
@@ -199,6 +203,15 @@ class ListPlace(BaseModel):
     depth: int = 0  # 0 for a top-level list, 1 for a list inside an item of another list, ...
 
 
+class SentenceSpan(Strict):
+    """One sentence of a block read aloud, and when the episode says it."""
+
+    text: str
+    start_s: float | None = None
+    end_s: float | None = None
+    read: bool = False  # said word for word (enough of its words, in order)
+
+
 class PairedBlock(Strict):
     index: int
     kind: str  # "heading", "paragraph", "list_item", "quote", "aside", ...
@@ -210,6 +223,12 @@ class PairedBlock(Strict):
     end_s: float | None = None
     score: float | None = None
     list_place: ListPlace | None = None  # list items only
+    # Headings only: whether the episode says it (then start_s is where); an unspoken heading is
+    # placed at its section's start.
+    spoken: bool | None = None
+    # Told blocks: "read" (word for word: its sentences have their own times) or "retold".
+    delivery: str | None = None
+    sentences: list[SentenceSpan] = Field(default_factory=list)
 
 
 class AudioOnlySpan(Strict):

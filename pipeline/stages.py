@@ -22,7 +22,7 @@ from pipeline.article import Article, read_article, read_front_matter
 from pipeline.config import EpisodeMeta, Settings, parse_episode_meta
 from pipeline.errors import DiptychError
 from pipeline.layout import EpisodeLayout, ProjectLayout
-from pipeline.models import Approver, EpisodeRecord, EpisodeState, Transcript
+from pipeline.models import Approver, EpisodeRecord, EpisodeState, Pairing, Transcript
 from pipeline.store import read_model, sha256_file, sha256_json, write_model
 
 if TYPE_CHECKING:
@@ -180,7 +180,8 @@ def run_normalize(project: ProjectLayout, settings: Settings, slug: str) -> Stag
 def _transcribe_options(settings: Settings) -> dict[str, object]:
     # Options that change the words; not where the model lives or how many threads run.
     opts = settings.transcribe.model_dump(mode="json")
-    for key in ("max_concurrent", "threads", "models_dir"):
+    # (correct_from_article is the pair stage's: it changes no word Whisper writes.)
+    for key in ("max_concurrent", "threads", "models_dir", "correct_from_article"):
         opts.pop(key, None)
     return opts
 
@@ -251,10 +252,14 @@ def run_pair(project: ProjectLayout, settings: Settings, slug: str) -> StageOutc
     if up_to_date(Stage.pair, inputs, {Stage.pair: key}):
         return StageOutcome(slug, Stage.pair, False, "up to date")
     article = load_article(layout, record)
+    transcript = read_model(path, Transcript)
     pairing = pair_article(
-        article, read_model(path, Transcript), settings=settings.pairing, transcript_source=source,
+        article, transcript, settings=settings.pairing, transcript_source=source,
         transcript_sha256=transcript_sha, article_sha256=record.article_sha256 or "",
     )
+    if source == "draft" and settings.transcribe.correct_from_article:
+        pairing = _correct_draft(settings, layout, article, transcript, pairing)
+        key = pair_key(settings, layout, record)  # the draft may have changed
     write_model(layout.pairing_json, pairing)
     for warning in pairing.warnings:
         episodes.add_warning(layout, warning)
@@ -265,6 +270,33 @@ def run_pair(project: ProjectLayout, settings: Settings, slug: str) -> StageOutc
         stage_hashes=_hashes(record, Stage.pair, key),
     )
     return StageOutcome(slug, Stage.pair, True, message)
+
+
+def _correct_draft(
+    settings: Settings, layout: EpisodeLayout, article: Article, transcript: Transcript, pairing: Pairing
+) -> Pairing:
+    """Where the article is read aloud, the draft takes its words for what Whisper misheard (the
+    speech model decides), and the episode is paired again on the corrected draft. Only the draft:
+    a reviewed transcript is the reviewer's."""
+    from pipeline.pairing import pair_article
+    from pipeline.transcribe import correct_with_article, default_models_dir
+
+    models_dir = settings.transcribe.models_dir or default_models_dir()
+    try:
+        correction = correct_with_article(
+            transcript, pairing, layout.speech_wav, settings=settings.transcribe, models_dir=models_dir
+        )
+    except DiptychError as exc:
+        episodes.add_warning(layout, f"the transcript was not corrected from the article: {exc}")
+        return pairing
+    if not correction.replaced:
+        return pairing
+    write_model(layout.draft_json, correction.transcript)
+    log.info("%s: %d misheard passages taken from the article", layout.slug, correction.replaced)
+    return pair_article(
+        article, correction.transcript, settings=settings.pairing, transcript_source="draft",
+        transcript_sha256=sha256_file(layout.draft_json), article_sha256=pairing.article_sha256,
+    )
 
 
 def run_review_gate(project: ProjectLayout, settings: Settings, slug: str) -> StageOutcome:

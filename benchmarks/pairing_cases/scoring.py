@@ -30,7 +30,8 @@ class CaseResult:
 def transcribe_case(case: Case, *, models_dir: Path, cache: Path, engine: str) -> Transcript:
     """The real Whisper base model through pipeline.transcribe; cached by audio hash and engine."""
     settings = TranscribeSettings(engine=engine)  # type: ignore[arg-type]
-    options = sha256_json(settings.model_dump(mode="json"))[:12]
+    # correct_from_article is the pair stage's: it changes no word of the transcription.
+    options = sha256_json(settings.model_dump(mode="json", exclude={"correct_from_article"}))[:12]
     path = cache / f"{audio_key(case.audio, engine)}-{options}.json"
     cached = read_model_or_none(path, Transcript)
     if cached is not None:

@@ -4,8 +4,13 @@ the audio has, and chapters.
 """
 
 from pipeline.pairing.pair import describe_coverage, pair_article
+from pipeline.pairing.read_aloud import Difference, ReadSentence, WordRef, read_sentences
 
 __all__ = [
+    "Difference",
+    "ReadSentence",
+    "WordRef",
     "describe_coverage",
     "pair_article",
+    "read_sentences",
 ]

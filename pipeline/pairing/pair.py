@@ -20,14 +20,16 @@ import numpy as np
 
 from pipeline.article import Article, ArticleBlock
 from pipeline.config import PairingSettings
-from pipeline.models import Coverage, PairedBlock, Pairing, Transcript
+from pipeline.models import Coverage, PairedBlock, Pairing, SentenceSpan, Transcript
 from pipeline.pairing.alignment import Costs, best_path
 from pipeline.pairing.embeddings import MODEL_NAME
+from pipeline.pairing.passages import Passages, audio_only_words, place_passages, section_start
 from pipeline.pairing.similarity import score_blocks
-from pipeline.pairing.spans import BlockSpan, audio_only_spans, block_spans
+from pipeline.pairing.spans import BlockSpan, block_spans
 from pipeline.pairing.topics import build_chapters
 from pipeline.pairing.units import Unit, build_units
 from pipeline.pairing.word_match import refine
+from pipeline.pairing.words import READ_SHARE
 
 log = logging.getLogger(__name__)
 
@@ -59,8 +61,11 @@ def pair_article(
     warnings = _input_warnings(article, transcript, units)
     matchable = _matchable_blocks(article)
     matched = _match(matchable, units, settings)
-    blocks = _paired_blocks(article, matched)
-    audio_only = audio_only_spans(units, matched.labels, min_duration_s=settings.min_audio_only_s)
+    passages = place_passages(
+        article, matched.spans, units, matched.labels, min_audio_only_s=settings.min_audio_only_s
+    )
+    blocks = _paired_blocks(article, passages)
+    audio_only = audio_only_words(passages.tokens, passages.covered, min_duration_s=settings.min_audio_only_s)
     coverage = _coverage(article, blocks, units, matched.labels)
     low_confidence = _low_confidence(article, transcript, blocks, coverage, warnings)
     return Pairing(
@@ -122,13 +127,16 @@ def _match(blocks: Sequence[ArticleBlock], units: Sequence[Unit], settings: Pair
     )
 
 
-def _paired_blocks(article: Article, matched: Matched) -> list[PairedBlock]:
+def _paired_blocks(article: Article, passages: Passages) -> list[PairedBlock]:
     out: list[PairedBlock] = []
     for block in article.blocks:
-        span = matched.spans.get(block.index)
-        if span is None and block.kind == "heading":
-            span = _section_span(article, block, matched.spans)
-        out.append(_paired_block(block, span))
+        span = passages.spans.get(block.index)
+        block_out = _paired_block(block, span)
+        if block.kind == "heading":
+            block_out = _heading(article, block, block_out, passages)
+        elif span is not None:
+            block_out = block_out.model_copy(update=_delivery(block.index, passages))
+        out.append(block_out)
     return out
 
 
@@ -148,19 +156,55 @@ def _paired_block(block: ArticleBlock, span: BlockSpan | None) -> PairedBlock:
     )
 
 
-def _section_span(article: Article, heading: ArticleBlock, spans: dict[int, BlockSpan]) -> BlockSpan | None:
-    """A heading starts where the earliest told block of its section starts."""
+def _heading(article: Article, block: ArticleBlock, out: PairedBlock, passages: Passages) -> PairedBlock:
+    """A heading said aloud is dated where it is said; one that is not, at its section's start."""
+    spoken = passages.headings.get(block.index)
+    if out.status == "paired" and block.index in passages.spans:  # matched as a block of its own
+        return out.model_copy(update={"spoken": True})
+    if spoken is not None:
+        first, stop = spoken
+        start_s, end_s = passages.tokens[first].start_s, passages.tokens[stop - 1].end_s
+        update = {"status": "paired", "start_s": round(start_s, 3), "end_s": round(end_s, 3), "score": 1.0}
+        return out.model_copy(update={**update, "spoken": True})
+    section_s = section_start(article, block, passages.spans)
+    if section_s is None:
+        return out.model_copy(update={"spoken": False})
+    ends = [passages.spans[b.index].end_s for b in _section(article, block) if b.index in passages.spans]
+    scores = [passages.spans[b.index].score for b in _section(article, block) if b.index in passages.spans]
+    update = {
+        "status": "paired", "start_s": round(section_s, 3), "end_s": round(max(ends), 3),
+        "score": round(sum(scores) / len(scores), 3), "spoken": False,
+    }
+    return out.model_copy(update=update)
+
+
+def _section(article: Article, heading: ArticleBlock) -> list[ArticleBlock]:
     level = heading.level or 1
-    members: list[BlockSpan] = []
+    out: list[ArticleBlock] = []
     for block in article.blocks[heading.index + 1 :]:
         if block.kind == "heading" and (block.level or 1) <= level:
             break
-        if block.index in spans:
-            members.append(spans[block.index])
-    if not members:
-        return None
-    score = sum(m.score for m in members) / len(members)
-    return BlockSpan(min(m.start_s for m in members), max(m.end_s for m in members), score)
+        if block.kind != "heading":
+            out.append(block)
+    return out
+
+
+def _delivery(index: int, passages: Passages) -> dict[str, object]:
+    """Read aloud (with each sentence's times) or retold."""
+    words = passages.read.get(index)
+    if words is None:
+        return {"delivery": "retold"}
+    tokens = passages.tokens
+    sentences = [
+        SentenceSpan(
+            text=s.text,
+            start_s=round(tokens[s.first].start_s, 3) if s.first is not None else None,
+            end_s=round(tokens[s.stop - 1].end_s, 3) if s.stop is not None else None,
+            read=s.share >= READ_SHARE,
+        )
+        for s in words.sentences
+    ]
+    return {"delivery": "read", "sentences": sentences}
 
 
 def _coverage(

@@ -7,7 +7,6 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from pipeline.models import AudioOnlySpan
 from pipeline.pairing.alignment import Path, runs
 from pipeline.pairing.units import Unit
 
@@ -91,46 +90,3 @@ def _main_stretch(
         if a >= stop and all(labels[i] == -1 for i in range(stop, a)):
             stop = b
     return first, stop
-
-
-def audio_only_spans(
-    units: Sequence[Unit], labels: Sequence[int], *, min_duration_s: float
-) -> list[AudioOnlySpan]:
-    """Stretches of the episode that no block tells, at least `min_duration_s` long.
-
-    A long hole between two transcribed units counts too: the published audio has its silences
-    shortened, so seconds without words there are sound the transcript skipped (Whisper sometimes
-    jumps over a short passage in a new voice), and the page should still point at them.
-    """
-    stretches: list[tuple[float, float, list[str]]] = []
-    previous: Unit | None = None
-    joined = False  # whether the next untold piece continues the last stretch (nothing told between)
-    for unit, label in zip(units, labels, strict=True):
-        if previous is not None and unit.start_s - previous.end_s >= HOLE_S:
-            _extend(stretches, previous.end_s, unit.start_s, None, joined=joined)
-            joined = True
-        if label < 0:
-            _extend(stretches, unit.start_s, unit.end_s, unit.text, joined=joined)
-        joined = label < 0
-        previous = unit
-    return [
-        AudioOnlySpan(start_s=round(a, 3), end_s=round(b, 3), text=" ".join(texts))
-        for a, b, texts in stretches
-        if b - a >= min_duration_s
-    ]
-
-
-def _extend(
-    stretches: list[tuple[float, float, list[str]]],
-    start_s: float,
-    end_s: float,
-    text: str | None,
-    *,
-    joined: bool,
-) -> None:
-    texts = [text] if text else []
-    if joined and stretches:
-        first, _, old = stretches[-1]
-        stretches[-1] = (first, end_s, old + texts)
-    else:
-        stretches.append((start_s, end_s, texts))

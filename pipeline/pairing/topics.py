@@ -1,9 +1,10 @@
 """Chapters of an episode: from the article's headings, or from where the talk changes subject.
 
-With headings, a chapter starts where the first told block of the heading's section starts. Without
-them, the transcript is cut into windows, and chapters begin at the deepest dips of similarity
-between what comes before and after (TextTiling); a chapter is titled by the first sentence of the
-block told there, else by the first words spoken.
+With headings, a chapter starts where its heading is said, or where the first told block of its
+section starts; the article's title is the episode's, never a chapter. Without them, the transcript
+is cut into windows, and chapters begin at the deepest dips of similarity between what comes before
+and after (TextTiling). A chapter without a heading is titled by the first sentence of the block
+told there, never by the transcript's words (an "Okay" to start with); no two start within 10 s.
 """
 
 from __future__ import annotations
@@ -28,6 +29,8 @@ MAX_CHAPTERS = 12
 TITLE_CHARS = 60
 # A first chapter starting later than this gets an opening chapter before it.
 INTRO_GAP_S = 5.0
+# Two chapters never start closer than this (a heading read just after the title, say).
+MIN_GAP_S = 10.0
 
 
 def build_chapters(
@@ -38,6 +41,8 @@ def build_chapters(
     *,
     settings: PairingSettings,
 ) -> list[Chapter]:
+    """Chapters titled by the article's headings (its title excepted), else by the first sentence
+    of the block that opens each topic; never by transcript words, none within MIN_GAP_S of another."""
     if not units:
         return []
     heading_chapters = [
@@ -47,25 +52,44 @@ def build_chapters(
     ]
     if heading_chapters:
         chapters = sorted(heading_chapters, key=lambda c: c.start_s)
-        if chapters[0].start_s > units[0].start_s + INTRO_GAP_S:
-            intro = article.title or short_title(units[0].text)
-            chapters.insert(0, Chapter(title=intro, start_s=0.0, anchor=None))
-        return _dedupe(chapters)
+        if chapters[0].start_s >= max(units[0].start_s + INTRO_GAP_S, MIN_GAP_S):
+            opening = _opening_block(blocks, before_s=chapters[0].start_s)
+            if opening is not None:  # what is told before the first heading, titled by its own words
+                chapters.insert(0, _block_chapter(opening, 0.0))
+        return _spaced(_from_zero(chapters))
     starts = topic_starts(units, semantic=settings.method != "lexical", threads=settings.threads)
     starts = sorted({_snap(u, units, labels) for u in starts})
-    by_index = {b.index: b for b in blocks}
-    chapters = [_titled(units, labels, by_index, u) for u in starts]
-    if chapters:
+    chapters = [c for c in (_titled(units, blocks, u) for u in starts) if c is not None]
+    return _spaced(_from_zero(chapters))
+
+
+def _told_body(blocks: Sequence[PairedBlock]) -> list[PairedBlock]:
+    told = [b for b in blocks if b.kind != "heading" and b.status == "paired" and b.start_s is not None]
+    return sorted(told, key=lambda b: b.start_s or 0.0)
+
+
+def _opening_block(blocks: Sequence[PairedBlock], *, before_s: float) -> PairedBlock | None:
+    told = [b for b in _told_body(blocks) if (b.start_s or 0.0) < before_s]
+    return told[0] if told else None
+
+
+def _block_chapter(block: PairedBlock, start_s: float) -> Chapter:
+    return Chapter(title=short_title(block.text), start_s=start_s, anchor=block.anchor)
+
+
+def _titled(units: Sequence[Unit], blocks: Sequence[PairedBlock], u: int) -> Chapter | None:
+    """A topic's chapter, titled by the first block told from its start on (within its first
+    WINDOW_S); a topic no block tells gets no chapter of its own."""
+    start_s = units[u].start_s
+    told = [b for b in _told_body(blocks) if (b.end_s or 0.0) > start_s and (b.start_s or 0.0) < start_s + WINDOW_S]
+    return _block_chapter(told[0], start_s) if told else None
+
+
+def _from_zero(chapters: list[Chapter]) -> list[Chapter]:
+    """Podcast apps expect the first chapter at 0:00."""
+    if chapters and chapters[0].start_s > 0.0:
         chapters[0] = chapters[0].model_copy(update={"start_s": 0.0})
     return chapters
-
-
-def _titled(units: Sequence[Unit], labels: Sequence[int], blocks: dict[int, PairedBlock], u: int) -> Chapter:
-    label = labels[u]
-    if label >= 0:
-        block = blocks[label]
-        return Chapter(title=short_title(block.text), start_s=units[u].start_s, anchor=block.anchor)
-    return Chapter(title=short_title(units[u].text), start_s=units[u].start_s, anchor=None)
 
 
 def _snap(start: int, units: Sequence[Unit], labels: Sequence[int]) -> int:
@@ -77,10 +101,11 @@ def _snap(start: int, units: Sequence[Unit], labels: Sequence[int]) -> int:
     return min(near, key=lambda i: abs(units[i].start_s - units[start].start_s)) if near else start
 
 
-def _dedupe(chapters: list[Chapter]) -> list[Chapter]:
+def _spaced(chapters: list[Chapter]) -> list[Chapter]:
+    """No chapter within MIN_GAP_S of the one before it (the earlier one stays)."""
     out: list[Chapter] = []
     for chapter in chapters:
-        if out and chapter.start_s - out[-1].start_s < 1.0:
+        if out and chapter.start_s - out[-1].start_s < MIN_GAP_S:
             continue
         out.append(chapter)
     return out

@@ -23,7 +23,7 @@ from pipeline.publish.list_numbers import list_events
 
 TEMPLATES = Path(__file__).parent / "templates"
 STATIC = Path(__file__).parent / "static"
-ASSETS = ("site.css", "site.js")
+ASSETS = ("site.css", "site.js", "follow.js")
 
 UI_STRINGS: dict[str, dict[str, str]] = {
     "en": {
@@ -153,6 +153,8 @@ class PageBlock:
     start_s: float | None = None
     end_s: float | None = None
     list_place: ListPlace | None = None  # list items: where they sit in their list
+    # Read aloud: (start_s, end_s, text) of each sentence the episode says word for word (follow.js).
+    sentences: tuple[tuple[float, float, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -234,6 +236,14 @@ def _plain_block_html(block: PairedBlock) -> str:
     return f'<{tag} id="{anchor}">{text}</{tag}>'
 
 
+def _read_sentences(block: PairedBlock) -> tuple[tuple[float, float, str], ...]:
+    return tuple(
+        (s.start_s, s.end_s, s.text)
+        for s in block.sentences
+        if s.read and s.start_s is not None and s.end_s is not None
+    )
+
+
 def article_flow(article: Article | None, pairing: Pairing | None) -> tuple[PageBlock | PageAside, ...]:
     """The article's blocks in order, paired ones with their times, audio-only passages placed."""
     paired = {b.anchor: b for b in (pairing.blocks if pairing else []) if b.status == "paired"}
@@ -242,7 +252,9 @@ def article_flow(article: Article | None, pairing: Pairing | None) -> tuple[Page
         match = paired.get(anchor)
         if match is None or match.start_s is None or match.end_s is None:
             return PageBlock(sanitize_html(html_text), anchor, kind, list_place=place)
-        return PageBlock(sanitize_html(html_text), anchor, kind, match.start_s, match.end_s, place)
+        return PageBlock(
+            sanitize_html(html_text), anchor, kind, match.start_s, match.end_s, place, _read_sentences(match)
+        )
 
     if article is not None:
         shown = [b for b in article.blocks if not getattr(b, "is_title", False)]

@@ -21,6 +21,7 @@ from pipeline.models import (
     Pairing,
     Segment,
     Transcript,
+    Word,
     format_clock,
 )
 from pipeline.review.state import needs_check
@@ -37,6 +38,7 @@ FLAG_REASONS = {
     "noise": "noise or music here: the words may be invented",
 }
 CHECK_TITLE = "mark as checked: it is right as it is"
+ARTICLE_TITLE = "taken from the article"
 # Order of the episodes list: what needs a person first.
 STATE_RANK = {
     EpisodeState.awaiting_review: 0,
@@ -165,7 +167,9 @@ def segment_html(seg: Segment, low: float) -> str:
     parts.append('<span class="tx">')
     for w in seg.words:
         text = escape(w.text.strip())
-        if w.probability < low:
+        if w.from_article:
+            parts.append(article_word_html(w))
+        elif w.probability < low:
             title = f"unsure word ({round(w.probability * 100)} %)"
             parts.append(f'<span data-s="{w.start_s:.2f}" class="lc" title="{title}">{text}</span> ')
         else:
@@ -182,6 +186,20 @@ def segment_html(seg: Segment, low: float) -> str:
     return "".join(parts)
 
 
+def article_word_html(w: Word) -> str:
+    """A word the transcript took from the article (transcribe.correct); the first of a replacement
+    carries what Whisper heard, and a button that puts it back (review.js sends it as an edit)."""
+    text = escape(w.text.strip())
+    if w.heard is None:
+        return f'<span data-s="{w.start_s:.2f}" class="fa" title="{ARTICLE_TITLE}">{text}</span> '
+    heard = escape(" ".join(w.heard.split()), quote=True)
+    return (
+        f'<span data-s="{w.start_s:.2f}" class="fa" data-heard="{heard}" title="{ARTICLE_TITLE}; heard: {heard}">'
+        f'{text}</span> <button type="button" class="revert" tabindex="-1" title="put back what was heard: {heard}">'
+        "↶</button> "
+    )
+
+
 def segment_json(seg: Segment, low: float) -> dict[str, object]:
     """What the page's script needs to draw one segment (the same markup as the template)."""
     return {
@@ -190,7 +208,11 @@ def segment_json(seg: Segment, low: float) -> dict[str, object]:
         "end_s": round(seg.end_s, 2),
         "text": " ".join(seg.text.split()),
         "speaker": seg.speaker,
-        "words": [[round(w.start_s, 2), w.text.strip(), round(w.probability, 2)] for w in seg.words],
+        # A word from the article has a fourth item: what Whisper heard (first of a replacement), or "".
+        "words": [
+            [round(w.start_s, 2), w.text.strip(), round(w.probability, 2), *([w.heard or ""] if w.from_article else [])]
+            for w in seg.words
+        ],
         "flags": [flag_reason(f) for f in seg.flags],
         "todo": needs_check(seg, low),
         "clock": clock(seg.start_s),

@@ -193,9 +193,11 @@ def test_headings_start_with_their_section_and_make_chapters(tmp_path: Path) -> 
     assert abs(bread_heading.start_s - starts[len(ASIDE_TOLD)]) <= 2.0
     assert block(pairing, "Knitting").status == "text_only"
     titles = [(c.title, c.anchor) for c in pairing.chapters]
-    # The episode opens with an aside: a first chapter at 0:00 named after the article.
-    assert titles == [("Three things", None), ("Bread", "bread"), ("Bikes", "bikes")]
+    # The episode opens with an aside, which no block tells: the first heading's chapter starts at
+    # 0:00; the article's title is the episode's, never a chapter.
+    assert titles == [("Bread", "bread"), ("Bikes", "bikes")]
     assert pairing.chapters[0].start_s == 0.0
+    assert bread_heading.spoken is False and bikes_heading.spoken is False
 
 
 def test_article_without_headings_gets_chapters_at_topic_shifts(tmp_path: Path) -> None:

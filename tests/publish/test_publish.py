@@ -88,6 +88,7 @@ def test_the_episode_folder_holds_every_file(two: ProjectLayout) -> None:
     assert sorted(p.name for p in two.site_dir.iterdir()) == [
         "bonjour",
         "feed.xml",
+        "follow.js",
         "index.html",
         "preamble",
         "site.css",
@@ -113,7 +114,7 @@ def test_republishing_one_episode_leaves_the_others_untouched(two: ProjectLayout
     after = snapshot(two.site_dir)
     assert result.rebuilt == ("bonjour",)
     for name, (ino, mtime, data) in before.items():
-        if name.startswith("preamble/") or name in ("site.css", "site.js"):
+        if name.startswith("preamble/") or name in ("site.css", "site.js", "follow.js"):
             assert after[name] == (ino, mtime, data), f"{name} was rewritten"
     assert after["bonjour/index.html"][0] != before["bonjour/index.html"][0]
     assert "Un nouveau titre" in (two.site_dir / "bonjour" / "index.html").read_text()

@@ -81,7 +81,7 @@ def test_article_html_cannot_run_script(project: ProjectLayout, real_audio: dict
     feed = (project.site_dir / "feed.xml").read_text()
     assert "&lt;script" not in feed and "onerror" not in feed and "javascript:" not in feed
     # The only script on the page is the site's own, from a relative file.
-    assert re.findall(r"<script[^>]*>", page) == ['<script src="../site.js">']
+    assert re.findall(r"<script[^>]*>", page) == ['<script src="../site.js">', '<script src="../follow.js">']
 
 
 def test_sanitize_html_directly() -> None:

@@ -55,9 +55,13 @@
     if (seg.speaker) div.append(el("span", "spk", seg.speaker));
     const tx = el("span", "tx");
     if (seg.words.length) {
-      for (const [start, text, probability] of seg.words) {
+      for (const [start, text, probability, heard] of seg.words) {
         const w = el("span", null, text);
         w.dataset.s = start;
+        if (heard !== undefined) {
+          articleWord(tx, w, heard);
+          continue;
+        }
         if (probability < Number(body.dataset.low)) {
           w.className = "lc";
           w.title = `unsure word (${Math.round(probability * 100)} %)`;
@@ -80,6 +84,40 @@
       div.append(chk);
     }
     return div;
+  }
+
+  // A word taken from the article (article_word_html() in pipeline/review/view.py).
+  function articleWord(tx, w, heard) {
+    w.className = "fa";
+    w.title = "taken from the article" + (heard ? "; heard: " + heard : "");
+    tx.append(w, " ");
+    if (!heard) return;
+    w.dataset.heard = heard;
+    const back = el("button", "revert", "↶");
+    back.type = "button";
+    back.tabIndex = -1;
+    back.title = "put back what was heard: " + heard;
+    tx.append(back, " ");
+  }
+
+  // Put back what Whisper heard in place of one replacement: an ordinary edit of the segment's text.
+  function revertText(button) {
+    const first = button.previousElementSibling;
+    const words = [];
+    let inside = false;
+    for (const node of button.parentNode.children) {
+      if (node.tagName !== "SPAN") continue;
+      if (node === first) {
+        words.push(first.dataset.heard);
+        inside = true;
+      } else if (inside && node.classList.contains("fa") && !node.dataset.heard) {
+        continue;  // the rest of the same replacement
+      } else {
+        inside = false;
+        words.push(node.textContent);
+      }
+    }
+    return words.join(" ");
   }
 
   function say(text) {
@@ -386,6 +424,10 @@
     const node = target.closest(".seg");
     if (target.closest(".chk") && node) {
       op({ op: "check", segment_id: Number(node.dataset.id) }).catch(() => {});
+      return;
+    }
+    if (target.closest(".revert") && node) {
+      op({ op: "edit", segment_id: Number(node.dataset.id), text: revertText(target.closest(".revert")) }).catch(() => {});
       return;
     }
     const block = target.closest(".blk[data-s]");

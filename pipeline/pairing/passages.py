@@ -1,0 +1,202 @@
+"""From the unit-level spans to word-level passages: where each block starts and ends, which
+headings are said aloud and where, and which of the episode's words tell no block (audio only).
+
+A block read aloud runs from its first spoken word to its last (pairing.words); one told in other
+words keeps the units that tell it, less any word a read neighbour claims. A heading is spoken
+when its words are said just before its section (after the block before it); its span is then
+those words. Every transcript word left untold belongs to an audio-only stretch, kept when it
+lasts at least `min_audio_only_s`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from difflib import SequenceMatcher
+
+from pipeline.article import Article, ArticleBlock
+from pipeline.models import AudioOnlySpan
+from pipeline.pairing.spans import HOLE_S, BlockSpan
+from pipeline.pairing.units import Unit
+from pipeline.pairing.words import BlockWords, Token, align_block, article_words, token_at, transcript_tokens
+
+# How far before its section a spoken heading is looked for.
+HEADING_SEARCH_S = 15.0
+# Share of a heading's words that must be said, in order, for it to count as spoken.
+HEADING_SHARE = 0.7
+
+
+@dataclass(frozen=True)
+class Passages:
+    tokens: tuple[Token, ...]
+    spans: dict[int, BlockSpan]  # article block index -> word-level span (told blocks)
+    read: dict[int, BlockWords]  # blocks read aloud
+    headings: dict[int, tuple[int, int]]  # spoken heading -> its token range
+    covered: tuple[bool, ...]  # per token: some block or heading tells it
+
+
+def place_passages(
+    article: Article,
+    spans: dict[int, BlockSpan],
+    units: Sequence[Unit],
+    labels: Sequence[int],
+    *,
+    min_audio_only_s: float,
+) -> Passages:
+    tokens = transcript_tokens(units)
+    read = _read_blocks(article, spans, tokens, min_audio_only_s)
+    covered = [False] * len(tokens)
+    claimed: dict[int, int] = {}  # token -> the read block it belongs to
+    for index, words in read.items():
+        for j in range(words.first, words.stop):
+            claimed[j] = index
+        for j in _told(words):
+            covered[j] = True
+    out_spans = {i: _read_span(spans[i], words, tokens) for i, words in read.items()}
+    for index, span in spans.items():
+        if index not in read:
+            told = [j for j, t in enumerate(tokens) if labels[t.unit] == index and j not in claimed]
+            for j in told:
+                covered[j] = True
+            out_spans[index] = _retold_span(span, told, tokens)
+    headings = _spoken_headings(article, out_spans, tokens, covered)
+    return Passages(tuple(tokens), out_spans, read, headings, tuple(covered))
+
+
+def _read_blocks(
+    article: Article, spans: dict[int, BlockSpan], tokens: Sequence[Token], min_aside_s: float
+) -> dict[int, BlockWords]:
+    """Blocks read aloud, cut where they would overlap (the earlier one ends where the next starts)."""
+    by_block = {b.index: b for b in article.blocks}
+    found: dict[int, BlockWords] = {}
+    for index, span in spans.items():
+        words = align_block(by_block[index].text, span, tokens, floor=0, ceiling=len(tokens), min_aside_s=min_aside_s)
+        if words is not None:
+            found[index] = words
+    ordered = sorted(found, key=lambda i: found[i].first)
+    for before, after in zip(ordered, ordered[1:], strict=False):
+        if found[before].stop > found[after].first:
+            cut = max(found[before].first + 1, found[after].first)
+            found[before] = replace(found[before], stop=cut)
+            found[after] = replace(found[after], first=max(found[after].first, cut))
+    return found
+
+
+def _told(words: BlockWords) -> list[int]:
+    aside = {j for a, b in words.asides for j in range(a, b)}
+    return [j for j in range(words.first, words.stop) if j not in aside]
+
+
+def _read_span(span: BlockSpan, words: BlockWords, tokens: Sequence[Token]) -> BlockSpan:
+    return BlockSpan(tokens[words.first].start_s, tokens[words.stop - 1].end_s, span.score)
+
+
+def _retold_span(span: BlockSpan, told: list[int], tokens: Sequence[Token]) -> BlockSpan:
+    if not told:
+        return span
+    return BlockSpan(tokens[told[0]].start_s, max(tokens[j].end_s for j in told), span.score)
+
+
+def _spoken_headings(
+    article: Article, spans: dict[int, BlockSpan], tokens: Sequence[Token], covered: list[bool]
+) -> dict[int, tuple[int, int]]:
+    """Headings said aloud just before their section; their words become told (in place)."""
+    out: dict[int, tuple[int, int]] = {}
+    for heading in reversed([b for b in article.blocks if b.kind == "heading" and b.text.strip()]):
+        start_s = section_start(article, heading, spans)
+        if start_s is None:
+            continue
+        stop = token_at(tokens, start_s)
+        said = {j for first, stop_ in out.values() for j in range(first, stop_)}
+        lo = stop
+        while (
+            lo > 0 and (not covered[lo - 1] or lo - 1 in said) and start_s - tokens[lo - 1].start_s <= HEADING_SEARCH_S
+        ):
+            lo -= 1
+        spoken_before = [j for j in out.values() if lo <= j[0] < stop]
+        if spoken_before:  # a sub-heading said after this one: search before it
+            stop = min(j[0] for j in spoken_before)
+        found = find_phrase(article_words(heading.text)[0], tokens, lo, stop)
+        if found is not None:
+            out[heading.index] = found
+            for j in range(*found):
+                covered[j] = True
+    return out
+
+
+def section_start(article: Article, heading: ArticleBlock, spans: dict[int, BlockSpan]) -> float | None:
+    """Where the earliest told block of a heading's section starts."""
+    level = heading.level or 1
+    starts: list[float] = []
+    for block in article.blocks[heading.index + 1 :]:
+        if block.kind == "heading" and (block.level or 1) <= level:
+            break
+        if block.kind != "heading" and block.index in spans:
+            starts.append(spans[block.index].start_s)
+    return min(starts) if starts else None
+
+
+def find_phrase(keys: Sequence[str], tokens: Sequence[Token], lo: int, hi: int) -> tuple[int, int] | None:
+    """The stretch of tokens[lo:hi] that says `keys` best (the latest of equals), if said enough."""
+    size = len(keys)
+    best: tuple[float, int, int, int] | None = None
+    if not size:
+        return None
+    for first in range(lo, hi):
+        for length in (size - 1, size, size + 1):
+            stop = first + length
+            if length < 1 or stop > hi:
+                continue
+            window = [t.key for t in tokens[first:stop]]
+            matcher = SequenceMatcher(None, list(keys), window, autojunk=False)
+            common = sum(m.size for m in matcher.get_matching_blocks())
+            share = min(common / size, common / length)
+            if share < HEADING_SHARE or window[0] != _first_match(keys, window):
+                continue
+            key = (share, first, -length, stop)
+            if best is None or key > best:
+                best = key
+    return None if best is None else (best[1], best[3])
+
+
+def _first_match(keys: Sequence[str], window: Sequence[str]) -> str | None:
+    """The window's first word when it is one of the phrase's (a stretch starts on a said word)."""
+    return window[0] if window and window[0] in keys else None
+
+
+@dataclass
+class _Stretch:
+    start_s: float
+    end_s: float
+    texts: list[str]
+
+
+def audio_only_words(
+    tokens: Sequence[Token], covered: Sequence[bool], *, min_duration_s: float
+) -> list[AudioOnlySpan]:
+    """Runs of untold words (and long holes without words), at least `min_duration_s` long.
+
+    A long hole between two words counts too: the published audio has its silences shortened, so
+    seconds without words there are sound the transcript skipped.
+    """
+    stretches: list[_Stretch] = []
+    open_run = False
+    previous: Token | None = None
+    for token, told in zip(tokens, covered, strict=True):
+        if previous is not None and token.start_s - previous.end_s >= HOLE_S:
+            if not open_run:
+                stretches.append(_Stretch(previous.end_s, token.start_s, []))
+            stretches[-1].end_s = token.start_s
+            open_run = True
+        if not told:
+            if not open_run:
+                stretches.append(_Stretch(token.start_s, token.end_s, []))
+            stretches[-1].end_s = token.end_s
+            stretches[-1].texts.append(token.text)
+        open_run = not told
+        previous = token
+    return [
+        AudioOnlySpan(start_s=round(s.start_s, 3), end_s=round(s.end_s, 3), text=" ".join("".join(s.texts).split()))
+        for s in stretches
+        if s.end_s - s.start_s >= min_duration_s
+    ]
