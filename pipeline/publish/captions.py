@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from pipeline.models import Segment, Transcript
+from pipeline.words import segment_text, spoken_words
 
 MAX_LINE_CHARS = 42
 MAX_LINES = 2
@@ -53,11 +54,11 @@ class Cue:
 
 
 def _segment_words(segment: Segment, speaker: str | None) -> list[TimedWord]:
-    words = [w for w in segment.words if w.text.strip()]
+    words = spoken_words(segment.words)
     if words:
-        return [TimedWord(w.start_s, max(w.end_s, w.start_s), w.text.strip(), speaker) for w in words]
+        return [TimedWord(w.start_s, w.end_s, w.text, speaker) for w in words]
     # No word times (an edited or imported segment): spread its words over the segment by length.
-    tokens = segment.text.split()
+    tokens = segment_text(segment).split()
     total = sum(len(t) + 1 for t in tokens) or 1
     span = max(segment.end_s - segment.start_s, 0.0)
     out, at = [], segment.start_s
@@ -205,10 +206,15 @@ def render_vtt(cues: list[Cue]) -> str:
 
 
 def render_srt(cues: list[Cue]) -> str:
-    parts = []
+    """SubRip has no voice tag: the speaker's name starts a cue where the speaker changes."""
+    parts, previous = [], None
     for number, cue in enumerate(cues, start=1):
         start, end = format_timestamp(cue.start_s, sep=","), format_timestamp(cue.end_s, sep=",")
-        parts.append(f"{number}\n{start} --> {end}\n" + "\n".join(cue.lines) + "\n")
+        lines = list(cue.lines)
+        if cue.speaker and cue.speaker != previous:
+            lines[0] = f"{cue.speaker}: {lines[0]}"
+        previous = cue.speaker
+        parts.append(f"{number}\n{start} --> {end}\n" + "\n".join(lines) + "\n")
     return "\n".join(parts)
 
 
@@ -239,7 +245,7 @@ def build_paragraphs(transcript: Transcript, *, default_speaker: str | None = No
     """Segments joined into readable paragraphs: a new one at a pause, a new speaker or a long run."""
     paragraphs: list[Paragraph] = []
     current: list[Segment] = []
-    for segment in (s for s in transcript.segments if s.text.strip()):
+    for segment in (s for s in transcript.segments if segment_text(s)):
         if current and _paragraph_ends(current, segment):
             paragraphs.append(_paragraph(current, transcript, default_speaker))
             current = []
@@ -251,16 +257,16 @@ def build_paragraphs(transcript: Transcript, *, default_speaker: str | None = No
 
 def _paragraph_ends(current: list[Segment], nxt: Segment) -> bool:
     last = current[-1]
-    long_enough = sum(len(s.text) for s in current) >= PARAGRAPH_CHARS
+    long_enough = sum(len(segment_text(s)) for s in current) >= PARAGRAPH_CHARS
     return (
         nxt.speaker != last.speaker
         or nxt.start_s - last.end_s >= PARAGRAPH_GAP_S
-        or (long_enough and last.text.strip().endswith(SENTENCE_ENDS))
+        or (long_enough and segment_text(last).endswith(SENTENCE_ENDS))
     )
 
 
 def _paragraph(segments: list[Segment], transcript: Transcript, default: str | None) -> Paragraph:
-    text = " ".join(s.text.strip() for s in segments)
+    text = " ".join(segment_text(s) for s in segments)
     speaker = segments[0].speaker or transcript.speaker or default
     return Paragraph(segments[0].start_s, segments[-1].end_s, text, speaker)
 
@@ -271,17 +277,20 @@ def _hms(seconds: float) -> str:
 
 
 def render_transcript_html(paragraphs: list[Paragraph], *, language: str, title: str) -> str:
-    """The podcast namespace's HTML transcript form: <cite>speaker:</cite> <time> <p>text</p>."""
+    """The podcast namespace's HTML transcript form: <cite>speaker:</cite> <time> <p>text</p>, in a
+    page of its own (a main landmark and the episode's title as its heading)."""
     esc = html.escape
-    body = []
+    body, previous = [], None
     for para in paragraphs:
-        if para.speaker:
+        if para.speaker and para.speaker != previous:
             body.append(f"<cite>{esc(para.speaker)}:</cite>")
+        previous = para.speaker
         body.append(f"<time>{_hms(para.start_s)}</time>")
         body.append(f"<p>{esc(para.text)}</p>")
     head = f'<!DOCTYPE html>\n<html lang="{esc(language)}">\n<head>\n<meta charset="utf-8">\n'
-    head += f"<title>{esc(title)}</title>\n</head>\n<body>\n"
-    return head + "\n".join(body) + "\n</body>\n</html>\n"
+    head += '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
+    head += f"<title>{esc(title)}</title>\n</head>\n<body>\n<main>\n<h1>{esc(title)}</h1>\n"
+    return head + "\n".join(body) + "\n</main>\n</body>\n</html>\n"
 
 
 def render_transcript_text(paragraphs: list[Paragraph]) -> str:

@@ -21,11 +21,11 @@ from pipeline.models import (
     Pairing,
     Segment,
     Transcript,
-    Word,
     format_clock,
 )
 from pipeline.review.state import needs_check
 from pipeline.status import EpisodeRow
+from pipeline.words import SpokenWord, segment_text, spoken_words
 
 # Why a segment was flagged, in words a reviewer understands (the flags come from transcription).
 FLAG_REASONS = {
@@ -165,8 +165,8 @@ def segment_html(seg: Segment, low: float) -> str:
     if seg.speaker:
         parts.append(f'<span class="spk">{escape(seg.speaker)}</span>')
     parts.append('<span class="tx">')
-    for w in seg.words:
-        text = escape(w.text.strip())
+    for w in spoken_words(seg.words):
+        text = escape(w.text)
         if w.from_article:
             parts.append(article_word_html(w))
         elif w.probability < low:
@@ -175,7 +175,7 @@ def segment_html(seg: Segment, low: float) -> str:
         else:
             parts.append(f'<span data-s="{w.start_s:.2f}">{text}</span> ')
     if not seg.words:
-        parts.append(escape(" ".join(seg.text.split())))
+        parts.append(escape(segment_text(seg)))
     parts.append("</span>")
     if seg.flags:
         reasons = escape("; ".join(flag_reason(f) for f in seg.flags))
@@ -186,7 +186,7 @@ def segment_html(seg: Segment, low: float) -> str:
     return "".join(parts)
 
 
-def article_word_html(w: Word) -> str:
+def article_word_html(w: SpokenWord) -> str:
     """A word the transcript took from the article (transcribe.correct); the first of a replacement
     carries what Whisper heard, and a button that puts it back (review.js sends it as an edit)."""
     text = escape(w.text.strip())
@@ -206,12 +206,12 @@ def segment_json(seg: Segment, low: float) -> dict[str, object]:
         "id": seg.id,
         "start_s": round(seg.start_s, 2),
         "end_s": round(seg.end_s, 2),
-        "text": " ".join(seg.text.split()),
+        "text": segment_text(seg),
         "speaker": seg.speaker,
         # A word from the article has a fourth item: what Whisper heard (first of a replacement), or "".
         "words": [
-            [round(w.start_s, 2), w.text.strip(), round(w.probability, 2), *([w.heard or ""] if w.from_article else [])]
-            for w in seg.words
+            [round(w.start_s, 2), w.text, round(w.probability, 2), *([w.heard or ""] if w.from_article else [])]
+            for w in spoken_words(seg.words)
         ],
         "flags": [flag_reason(f) for f in seg.flags],
         "todo": needs_check(seg, low),
