@@ -11,11 +11,13 @@ from pipeline.article.images import (
     copy_images,
     episode_images,
     find_images,
+    image_refs,
     inside_folder,
     is_image_file,
     local_image_ref,
     publish_article,
     record_image_warnings,
+    site_path,
 )
 from pipeline.article.reader import Article, ArticleBlock, read_article, read_image_refs
 from pipeline.article.typography import fold
@@ -29,6 +31,7 @@ __all__ = [
     "episode_images",
     "find_images",
     "fold",
+    "image_refs",
     "inside_folder",
     "is_image_file",
     "keep_safe_image_src",
@@ -40,4 +43,5 @@ __all__ = [
     "read_front_matter",
     "read_image_refs",
     "record_image_warnings",
+    "site_path",
 ]

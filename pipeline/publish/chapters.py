@@ -1,13 +1,18 @@
-"""Chapters for podcast apps: Podcasting 2.0 JSON chapters and ID3 CHAP/CTOC frames in the MP3."""
+"""Chapters for podcast apps: Podcasting 2.0 JSON chapters and ID3 CHAP/CTOC frames in the MP3.
+
+Each chapter carries its title, the address of its section of the episode page and, where that
+section of the article shows a picture, the picture; the MP3 also carries the episode's cover.
+"""
 
 from __future__ import annotations
 
 import json
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
-from mutagen.id3 import CHAP, CTOC, ID3, TIT2, WXXX, CTOCFlags, Frame, ID3NoHeaderError
+from mutagen.id3 import APIC, CHAP, CTOC, ID3, TIT2, WXXX, CTOCFlags, Frame, ID3NoHeaderError, PictureType
+from mutagen.id3._tags import save_frame
 from mutagen.mp3 import HeaderNotFoundError
 
 from pipeline.errors import PublishError
@@ -17,6 +22,8 @@ log = logging.getLogger(__name__)
 
 # ID3v2 CHAP frames give byte offsets too; this value says "not given, use the times".
 NO_OFFSET = 0xFFFFFFFF
+# Pictures ID3 players show (APIC): JPEG and PNG.
+PICTURE_TYPES = {".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".png": "image/png"}
 
 
 @dataclass(frozen=True)
@@ -25,6 +32,8 @@ class ChapterMark:
     start_s: float
     end_s: float
     anchor: str | None = None
+    image: Path | None = None  # the first picture of its section of the article
+    image_url: str | None = None  # where that picture is published
 
 
 def chapter_marks(chapters: list[Chapter], *, duration_s: float) -> list[ChapterMark]:
@@ -40,43 +49,104 @@ def chapter_marks(chapters: list[Chapter], *, duration_s: float) -> list[Chapter
     return marks
 
 
+def with_pictures(
+    marks: list[ChapterMark], blocks: list[tuple[str, tuple[str, ...]]], pictures: dict[str, tuple[Path, str]]
+) -> list[ChapterMark]:
+    """Each chapter with the first picture of its section: the article's blocks (anchor, pictures it
+    shows) from the chapter's own anchor to the next chapter's. `pictures`: ref -> (file, address)."""
+    starts = {m.anchor for m in marks if m.anchor}
+    first: dict[str, tuple[Path, str]] = {}
+    section: str | None = None
+    for anchor, refs in blocks:
+        section = anchor if anchor in starts else section
+        found = [pictures[r] for r in refs if r in pictures and Path(r).suffix.lower() in PICTURE_TYPES]
+        if section is not None and section not in first and found:
+            first[section] = found[0]
+    out = []
+    for mark in marks:
+        picture = first.get(mark.anchor or "")
+        out.append(replace(mark, image=picture[0], image_url=picture[1]) if picture else mark)
+    return out
+
+
 def chapter_url(page_url: str, mark: ChapterMark) -> str:
     return f"{page_url}#{mark.anchor}" if mark.anchor else page_url
 
 
 def render_chapters_json(marks: list[ChapterMark], *, page_url: str) -> str:
     """Podcasting 2.0 JSON chapters, version 1.2.0; each links to its section of the episode page."""
-    chapters = [
-        {"startTime": round(m.start_s, 3), "title": m.title, "url": chapter_url(page_url, m)} for m in marks
-    ]
+    chapters = []
+    for m in marks:
+        chapter: dict[str, object] = {"startTime": round(m.start_s, 3), "title": m.title}
+        chapter["url"] = chapter_url(page_url, m)
+        if m.image_url:
+            chapter["img"] = m.image_url
+        chapters.append(chapter)
     return json.dumps({"version": "1.2.0", "chapters": chapters}, ensure_ascii=False, indent=1) + "\n"
 
 
-def write_id3_chapters(mp3: Path, marks: list[ChapterMark], *, toc_title: str, page_url: str) -> None:
-    """Replace the file's CHAP/CTOC frames with `marks` (ID3v2 Chapter Frame Addendum)."""
+class _TimeOrderedID3(ID3):
+    """ID3 tags whose CHAP frames are stored in time order.
+
+    mutagen stores frames smallest first (quodlibet/mutagen#506), and ffprobe, ffmpeg and some
+    players list chapters in the order their frames are stored, whatever the table of contents says.
+    """
+
+    def _write(self, config: object) -> bytearray:
+        chaps = sorted(self.getall("CHAP"), key=lambda f: (f.start_time, f.element_id))
+        self.delall("CHAP")
+        try:
+            data: bytearray = super()._write(config)
+        finally:
+            for frame in chaps:
+                self.add(frame)
+        return data + b"".join(save_frame(f, config=config) for f in chaps)
+
+
+def picture_frame(path: Path, *, kind: int, desc: str) -> APIC | None:
+    """An APIC frame holding a JPEG or PNG picture, or None for another kind of file."""
+    mime = PICTURE_TYPES.get(path.suffix.lower())
+    if mime is None or not path.is_file():
+        return None
+    return APIC(encoding=3, mime=mime, type=kind, desc=desc, data=path.read_bytes())
+
+
+def _chap(element_id: str, mark: ChapterMark, page_url: str) -> CHAP:
+    sub_frames: list[Frame] = [TIT2(encoding=3, text=[mark.title])]
+    sub_frames.append(WXXX(encoding=3, desc="", url=chapter_url(page_url, mark)))
+    if mark.image is not None and (picture := picture_frame(mark.image, kind=PictureType.OTHER, desc="")):
+        sub_frames.append(picture)
+    return CHAP(
+        element_id=element_id,
+        start_time=round(mark.start_s * 1000),
+        end_time=round(mark.end_s * 1000),
+        start_offset=NO_OFFSET,
+        end_offset=NO_OFFSET,
+        sub_frames=sub_frames,
+    )
+
+
+def _read_tags(mp3: Path) -> ID3:
     try:
-        tags = ID3(mp3)
+        return _TimeOrderedID3(mp3)
     except ID3NoHeaderError:
-        tags = ID3()
+        return _TimeOrderedID3()
     except (OSError, HeaderNotFoundError) as exc:
         raise PublishError(f"cannot read the tags of {mp3.name}: {exc}; re-run the audio stage") from exc
+
+
+def write_id3_chapters(
+    mp3: Path, marks: list[ChapterMark], *, toc_title: str, page_url: str, cover: Path | None = None
+) -> None:
+    """Replace the file's CHAP/CTOC frames with `marks` (ID3v2 Chapter Frame Addendum), in time
+    order, and its front cover with `cover` (a JPEG or PNG)."""
+    tags = _read_tags(mp3)
     tags.delall("CHAP")
     tags.delall("CTOC")
+    marks = sorted(marks, key=lambda m: m.start_s)
     ids = [f"chp{i}" for i in range(len(marks))]
     for element_id, mark in zip(ids, marks, strict=True):
-        sub_frames: list[Frame] = [TIT2(encoding=3, text=[mark.title])]
-        if mark.anchor:
-            sub_frames.append(WXXX(encoding=3, desc="", url=chapter_url(page_url, mark)))
-        tags.add(
-            CHAP(
-                element_id=element_id,
-                start_time=round(mark.start_s * 1000),
-                end_time=round(mark.end_s * 1000),
-                start_offset=NO_OFFSET,
-                end_offset=NO_OFFSET,
-                sub_frames=sub_frames,
-            )
-        )
+        tags.add(_chap(element_id, mark, page_url))
     if marks:
         tags.add(
             CTOC(
@@ -86,8 +156,12 @@ def write_id3_chapters(mp3: Path, marks: list[ChapterMark], *, toc_title: str, p
                 sub_frames=[TIT2(encoding=3, text=[toc_title])],
             )
         )
+    if cover is not None and (front := picture_frame(cover, kind=PictureType.COVER_FRONT, desc="cover")):
+        tags.delall("APIC")
+        tags.add(front)
     try:
-        tags.save(mp3, v2_version=4)
+        # ID3v2.3: ffmpeg (ffprobe) skips a v2.4 chapter that holds a picture; v2.3 is read by all.
+        tags.save(mp3, v2_version=3)
     except OSError as exc:
         raise PublishError(f"cannot write chapters into {mp3}: {exc}") from exc
     log.debug("%s: %d chapters written", mp3.name, len(marks))
