@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test install system models demo lint bench clean
+.PHONY: run test install system models demo lint bench clean validators
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -30,8 +30,18 @@ run: install system models demo
 	@$(BIN)/diptych status
 	@$(BIN)/python -m pipeline.demo --root . --summary
 
+# The validators the tests run (podcast-partytime, axe-core, vnu-jar), pinned by their lockfile.
+# No install scripts: vnu-jar's would download a Java runtime; Debian's is used instead.
+VALIDATORS := tests/validators
+$(VALIDATORS)/node_modules/.diptych-lock: $(VALIDATORS)/package-lock.json
+	npm ci --ignore-scripts --no-audit --no-fund --prefix $(VALIDATORS)
+	cp $< $@
+
+validators: $(VALIDATORS)/node_modules/.diptych-lock
+
 test: install models
 	./scripts/system-deps.sh --test
+	$(MAKE) --no-print-directory validators
 	$(BIN)/python -m pytest
 
 lint: install

@@ -23,6 +23,55 @@ class Section(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+# --- what listeners and podcast apps receive: people, feed extras, subscribe links -------------------
+
+
+class Person(Section):
+    """Someone heard in the show (the feed's <podcast:person>, the transcripts' speaker names)."""
+
+    name: str = Field(min_length=1, max_length=128)
+    role: str = "guest"  # the podcast namespace's roles: host, guest, co-host, ...
+    picture: str | None = None  # address of a picture of them (https://…)
+    url: str | None = None  # their page
+
+
+class RemoteFeed(Section):
+    """A show recommended in the feed's <podcast:podroll>."""
+
+    feed_guid: str
+    feed_url: str | None = None
+    title: str | None = None
+
+
+class SubscribeLinks(Section):
+    """The show's page in each podcast app; a button appears for each one given (copying the feed
+    address is always offered)."""
+
+    apple_podcasts: str | None = None
+    spotify: str | None = None
+    antennapod: str | None = None
+    overcast: str | None = None
+    pocket_casts: str | None = None
+    podcast_addict: str | None = None
+
+
+class FeedExtras(Section):
+    """Podcasting 2.0 channel tags, each written only when given."""
+
+    license: str | None = None  # an SPDX identifier (cc-by-4.0) or the licence's name
+    license_url: str | None = None
+    funding_url: str | None = None
+    funding_text: str = "Support the show"
+    medium: Literal["podcast", "music", "video", "film", "audiobook", "newsletter", "blog"] = "podcast"
+    txt: dict[str, str] = Field(default_factory=dict)  # purpose -> text, e.g. {"verify": "…"}
+    podroll: list[RemoteFeed] = Field(default_factory=list)
+    update_frequency: str | None = None  # e.g. "Monthly"
+    update_rrule: str | None = None  # e.g. "FREQ=MONTHLY"
+
+
+# -----------------------------------------------------------------------------------------------------
+
+
 class ShowSettings(Section):
     title: str = "diptych demo"
     author: str = "diptych"
@@ -38,10 +87,20 @@ class ShowSettings(Section):
     explicit: bool = False
     copyright: str | None = None
     locked: bool = True
-    speaker: str | None = None  # the host's name, used for transcript speaker labels
+    speaker: str | None = None  # the host's name for transcripts and the feed (default: author)
     # The feed's <podcast:guid>; by default the UUIDv5 of the feed URL (podcast namespace rule).
     # Set it to keep the show's identity when the site moves to another address.
     podcast_guid: str | None = None
+    # What listeners and podcast apps receive besides the episodes.
+    host_picture: str | None = None  # address of the host's picture (<podcast:person img>)
+    host_url: str | None = None
+    feed: FeedExtras = FeedExtras()
+    subscribe: SubscribeLinks = SubscribeLinks()
+
+    @property
+    def host(self) -> str:
+        """The host's name: show.speaker, else the author."""
+        return self.speaker or self.author
 
 
 class AudioSettings(Section):
@@ -208,6 +267,7 @@ class EpisodeMeta(Section):
     author: str | None = None
     # A drop naming a published episode's slug replaces its recording only when this says so.
     replace: bool = False
+    speakers: list[Person] = Field(default_factory=list)  # guests (and co-hosts) of this episode
 
 
 def parse_episode_meta(front_matter: dict[str, Any], *, source: str) -> EpisodeMeta:

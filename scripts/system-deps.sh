@@ -1,11 +1,18 @@
 #!/usr/bin/env bash
-# Debian packages diptych needs: ffmpeg (decode/encode), espeak-ng (the demo's voice),
-# chromium (browser tests only). Installs them when missing and we are root;
-# otherwise prints the exact command and stops.
+# Debian packages diptych needs: ffmpeg (decode/encode), espeak-ng (the demo's voice); for the
+# tests also chromium (browser tests), Java (the Nu HTML Checker) and node with npm (the feed
+# parser and axe-core, installed from npm by `make validators`). Installs them when missing and we
+# are root; otherwise prints the exact command and stops.
 set -euo pipefail
 want=(ffmpeg espeak-ng)
-[ "${1:-}" = "--test" ] && want+=(chromium)
 missing=()
+if [ "${1:-}" = "--test" ]; then
+  want+=(chromium)
+  # Programs that may come from elsewhere than Debian's packages (a machine's own node or JDK) count.
+  command -v java >/dev/null || missing+=(default-jre-headless)
+  command -v node >/dev/null || missing+=(nodejs)
+  command -v npm >/dev/null || missing+=(npm)
+fi
 for pkg in "${want[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
 done

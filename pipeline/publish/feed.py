@@ -15,7 +15,7 @@ from email.utils import format_datetime
 from pathlib import Path
 
 from pipeline import __version__
-from pipeline.config import ShowSettings
+from pipeline.config import FeedExtras, Person, ShowSettings
 
 ITUNES = "http://www.itunes.com/dtds/podcast-1.0.dtd"
 PODCAST = "https://podcastindex.org/namespace/1.0"
@@ -40,6 +40,18 @@ class TranscriptLink:
 
 
 @dataclass(frozen=True)
+class FeedPerson:
+    name: str
+    role: str
+    img: str | None = None
+    href: str | None = None
+
+    @classmethod
+    def of(cls, person: Person) -> FeedPerson:
+        return cls(person.name, person.role.lower(), person.picture, person.url)
+
+
+@dataclass(frozen=True)
 class FeedItem:
     guid: str
     title: str
@@ -56,6 +68,7 @@ class FeedItem:
     image_url: str | None = None
     chapters_url: str | None = None
     transcripts: tuple[TranscriptLink, ...] = field(default_factory=tuple)
+    people: tuple[FeedPerson, ...] = field(default_factory=tuple)  # the episode's guests
 
 
 @dataclass(frozen=True)
@@ -75,11 +88,25 @@ class FeedChannel:
     image_url: str | None = None
     subcategory: str | None = None
     copyright: str | None = None
+    people: tuple[FeedPerson, ...] = field(default_factory=tuple)  # the host
+    extras: FeedExtras = field(default_factory=FeedExtras)
 
 
-def channel_for_show(show: ShowSettings, *, feed_url: str, link: str, image_url: str | None) -> FeedChannel:
-    """The channel from the show's settings; <podcast:guid> only with an absolute feed URL or an override."""
+def default_copyright(author: str, years: list[int]) -> str:
+    """"© 2026 Author", or "© 2024–2026 Author" over the years the episodes were published."""
+    if not years:
+        return f"© {author}"
+    first, last = min(years), max(years)
+    return f"© {first} {author}" if first == last else f"© {first}–{last} {author}"
+
+
+def channel_for_show(
+    show: ShowSettings, *, feed_url: str, link: str, image_url: str | None, years: list[int] | None = None
+) -> FeedChannel:
+    """The channel from the show's settings; <podcast:guid> only with an absolute feed URL or an
+    override; the copyright by default over the years of the episodes (`years`)."""
     absolute = "://" in feed_url
+    host = FeedPerson(show.host, "host", show.host_picture, show.host_url)
     return FeedChannel(
         title=show.title,
         link=link,
@@ -95,7 +122,9 @@ def channel_for_show(show: ShowSettings, *, feed_url: str, link: str, image_url:
         locked=show.locked,
         podcast_guid=show.podcast_guid or (podcast_guid_for(feed_url) if absolute else None),
         image_url=image_url,
-        copyright=show.copyright,
+        copyright=show.copyright or default_copyright(show.author, years or []),
+        people=(host,),
+        extras=show.feed,
     )
 
 
@@ -197,10 +226,44 @@ def _channel_itunes(channel: ET.Element, c: FeedChannel) -> None:
     _sub(channel, _q(ITUNES, "type"), "episodic")
 
 
+def _person(parent: ET.Element, p: FeedPerson) -> None:
+    attrs = {"role": p.role}
+    if p.img:
+        attrs["img"] = p.img
+    if p.href:
+        attrs["href"] = p.href
+    _sub(parent, _q(PODCAST, "person"), p.name, **attrs)
+
+
+def _channel_extras(channel: ET.Element, x: FeedExtras) -> None:
+    if x.license:
+        _sub(channel, _q(PODCAST, "license"), x.license, **({"url": x.license_url} if x.license_url else {}))
+    if x.funding_url:
+        _sub(channel, _q(PODCAST, "funding"), x.funding_text, url=x.funding_url)
+    _sub(channel, _q(PODCAST, "medium"), x.medium)
+    for purpose, text in sorted(x.txt.items()):
+        _sub(channel, _q(PODCAST, "txt"), text, purpose=purpose)
+    if x.update_frequency:
+        attrs = {"rrule": x.update_rrule} if x.update_rrule else {}
+        _sub(channel, _q(PODCAST, "updateFrequency"), x.update_frequency, **attrs)
+    if x.podroll:
+        podroll = _sub(channel, _q(PODCAST, "podroll"))
+        for feed in x.podroll:
+            attrs = {"feedGuid": feed.feed_guid}
+            attrs |= {"feedUrl": feed.feed_url} if feed.feed_url else {}
+            attrs |= {"title": feed.title} if feed.title else {}
+            _sub(podroll, _q(PODCAST, "remoteItem"), **attrs)
+
+
 def _channel_podcast(channel: ET.Element, c: FeedChannel) -> None:
     if c.podcast_guid:
         _sub(channel, _q(PODCAST, "guid"), c.podcast_guid)
     _sub(channel, _q(PODCAST, "locked"), "yes" if c.locked else "no", owner=c.owner_email)
+    for person in c.people:
+        _person(channel, person)
+    if c.image_url:
+        _sub(channel, _q(PODCAST, "image"), href=c.image_url)
+    _channel_extras(channel, c.extras)
 
 
 # --- item ------------------------------------------------------------------------------------------
@@ -245,6 +308,10 @@ def _item_podcast(item: ET.Element, i: FeedItem) -> None:
         _sub(item, _q(PODCAST, "season"), str(i.season))
     if i.episode is not None:
         _sub(item, _q(PODCAST, "episode"), str(i.episode))
+    for person in i.people:
+        _person(item, person)
+    if i.image_url:
+        _sub(item, _q(PODCAST, "image"), href=i.image_url)
 
 
 def render_feed(channel: FeedChannel, items: list[FeedItem]) -> bytes:

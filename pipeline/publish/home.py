@@ -6,16 +6,18 @@ What they say about each episode on the site is a SiteEntry, kept beside its bui
 
 from __future__ import annotations
 
+import html
 from datetime import datetime
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict
 
-from pipeline.config import Settings
+from pipeline.config import Person, Settings
 from pipeline.layout import ProjectLayout
+from pipeline.publish import meta
 from pipeline.publish import pages as site
 from pipeline.publish.cover import published_cover
-from pipeline.publish.feed import FeedItem, TranscriptLink, channel_for_show, render_feed, truncate_utf8
+from pipeline.publish.feed import FeedItem, FeedPerson, TranscriptLink, channel_for_show, render_feed, truncate_utf8
 from pipeline.publish.pages import SiteUrls
 from pipeline.store import dumps_json, sha256_json, write_bytes_atomic, write_text_atomic
 
@@ -25,6 +27,7 @@ TRANSCRIPT_FILES = (
     ("transcript.srt", "application/x-subrip", "captions"),
     ("transcript.json", "application/json", None),
     ("transcript.html", "text/html", None),
+    ("transcript.txt", "text/plain", None),
 )
 PAGE_DESCRIPTION_CHARS = 300
 
@@ -54,6 +57,7 @@ class SiteEntry(BaseModel):
     # The published MP3 (master + chapters) can be linked into a rebuild while both keys still match.
     audio_key: str = ""
     mp3_stamp: tuple[int, int] = (0, 0)  # size and mtime_ns of <slug>/<slug>.mp3 as built
+    guests: list[Person] = []  # the front matter's speakers (the feed's item-level podcast:person)
 
 
 def cover_name(path: Path | None) -> str | None:
@@ -82,6 +86,14 @@ def save_entries(project: ProjectLayout, entries: list[SiteEntry], *, keep_only:
             stale.unlink()
 
 
+def _feed_content(e: SiteEntry, urls: SiteUrls) -> str:
+    """The article, then where to read it with its player and where its transcript is."""
+    t = site.ui_strings(e.language)
+    page, transcript = html.escape(urls.page(e.slug)), html.escape(urls.at(f"{e.slug}/transcript.html"))
+    links = f'<p><a href="{page}">{t["episode_page"]}</a> · <a href="{transcript}">{t["transcript"]}</a></p>'
+    return f"{e.content_html}\n{links}" if e.content_html else links
+
+
 def _feed_item(e: SiteEntry, urls: SiteUrls, show_image: str | None) -> FeedItem:
     folder = f"{e.slug}/"
     return FeedItem(
@@ -93,7 +105,7 @@ def _feed_item(e: SiteEntry, urls: SiteUrls, show_image: str | None) -> FeedItem
         enclosure_bytes=e.enclosure_bytes,
         duration_s=e.duration_s,
         description=e.description,
-        content_html=e.content_html,
+        content_html=_feed_content(e, urls),
         explicit=e.explicit,
         episode=e.episode,
         season=e.season,
@@ -103,6 +115,7 @@ def _feed_item(e: SiteEntry, urls: SiteUrls, show_image: str | None) -> FeedItem
             TranscriptLink(urls.at(folder + name), mime, e.language, rel)
             for name, mime, rel in TRANSCRIPT_FILES
         ),
+        people=tuple(FeedPerson.of(g) for g in e.guests),
     )
 
 
@@ -125,6 +138,8 @@ def _home(entries: list[SiteEntry], settings: Settings, urls: SiteUrls, cover: P
         feed_url=urls.at("feed.xml"),
         entries=shown,
         cover_name=cover_name(cover),
+        subscribe=meta.subscribe_links(settings.show.subscribe),
+        canonical=urls.base or None,
     )
 
 
@@ -155,7 +170,11 @@ def write_root(root: Path, entries: list[SiteEntry], settings: Settings, cover: 
         image = urls.at(str(cover_name(cover)))
     entries = newest_first(entries)
     channel = channel_for_show(
-        settings.show, feed_url=urls.at("feed.xml"), link=urls.at("") or "index.html", image_url=image
+        settings.show,
+        feed_url=urls.at("feed.xml"),
+        link=urls.at("") or "index.html",
+        image_url=image,
+        years=[e.published_at.year for e in entries],
     )
     _write_public(root / "feed.xml", render_feed(channel, [_feed_item(e, urls, image) for e in entries]))
     _write_public(root / "index.html", site.render_home_page(_home(entries, settings, urls, cover)).encode())

@@ -14,7 +14,7 @@ from mutagen import MutagenError
 from mutagen.mp3 import MP3
 
 from pipeline.article import Article, ArticleImages, episode_images, read_article
-from pipeline.config import EpisodeMeta, Settings, parse_episode_meta
+from pipeline.config import EpisodeMeta, Person, Settings, parse_episode_meta
 from pipeline.episodes import load_record, now
 from pipeline.errors import ArticleError, DiptychError, PublishError
 from pipeline.layout import EpisodeLayout, ProjectLayout
@@ -40,6 +40,7 @@ class EpisodeSource:
     description: str
     speaker: str | None
     cover: Path | None
+    guests: tuple[Person, ...] = ()
     images: ArticleImages = ArticleImages()
 
     @property
@@ -140,7 +141,8 @@ def load_source(project: ProjectLayout, slug: str, settings: Settings) -> Episod
         language=language,
         published_at=record.published_at or _first_publication(meta),
         description=_summary(meta, article, transcript),
-        speaker=meta.speaker or settings.show.speaker,
+        speaker=meta.speaker or settings.show.speaker or meta.author or settings.show.author,
+        guests=tuple(meta.speakers),
         cover=_episode_cover(project, layout, meta, record),
         images=images,
     )

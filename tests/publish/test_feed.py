@@ -123,7 +123,7 @@ def test_items_carry_every_transcript_and_the_chapters(built: tuple[ProjectLayou
     item = root.find("channel/item[title='The Preamble']")
     assert item is not None
     transcripts = {t.get("type"): t.attrib for t in item.findall("podcast:transcript", NS)}
-    assert set(transcripts) == {"text/vtt", "application/x-subrip", "application/json", "text/html"}
+    assert set(transcripts) == {"text/vtt", "application/x-subrip", "application/json", "text/html", "text/plain"}
     assert transcripts["text/vtt"] == {
         "url": BASE + "preamble/transcript.vtt",
         "type": "text/vtt",
