@@ -91,6 +91,9 @@ class EpisodeRecord(Strict):
     stage_hashes: dict[str, str] = Field(default_factory=dict)
     published_at: datetime | None = None
     created_at: datetime
+    # How many reviewer edits (reviewed.json's `edits`) the site carried when it was last built for
+    # this episode: later edits are not live until it is published again.
+    live_edits: int | None = None
 
 
 class LoudnessReport(Strict):

@@ -26,13 +26,13 @@ from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from pipeline.article import copy_images, publish_article, record_image_warnings
-from pipeline.config import Settings
+from pipeline.article import copy_images, image_refs, publish_article, record_image_warnings, site_path
+from pipeline.config import Settings, ShowSettings
 from pipeline.episodes import load_record, set_state, update_record
 from pipeline.errors import PublishError
 from pipeline.layout import ProjectLayout
 from pipeline.models import EpisodeRecord, EpisodeState
-from pipeline.publish import captions, chapters
+from pipeline.publish import captions, chapters, meta
 from pipeline.publish import pages as site
 from pipeline.publish.cover import published_cover
 from pipeline.publish.feed import cover_problem, truncate_utf8
@@ -78,19 +78,36 @@ def _page_url(urls: SiteUrls, slug: str) -> str:
     return urls.page(slug) if urls.base else "index.html"
 
 
-def _marks(src: EpisodeSource) -> list[chapters.ChapterMark]:
-    return chapters.chapter_marks(src.pairing.chapters if src.pairing else [], duration_s=src.duration_s)
+def _marks(src: EpisodeSource, urls: SiteUrls | None = None) -> list[chapters.ChapterMark]:
+    """The chapters in time order, each with the first picture of its section of the article."""
+    marks = chapters.chapter_marks(src.pairing.chapters if src.pairing else [], duration_s=src.duration_s)
+    if src.article is None or not src.images.found:
+        return marks
+    prefix = urls.at(f"{src.slug}/") if urls is not None and urls.base else ""
+    pictures = {ref: (file, prefix + site_path(ref)) for ref, file in src.images.found}
+    blocks = [(b.anchor, image_refs(b.html)) for b in src.article.blocks]
+    return chapters.with_pictures(marks, blocks, pictures)
+
+
+def _stamp(path: Path | None) -> list[object]:
+    if path is None:
+        return []
+    st = path.stat()
+    return [str(path), st.st_size, st.st_mtime_ns]
 
 
 def audio_key(src: EpisodeSource, urls: SiteUrls) -> str:
-    """What the published MP3 is made of: the master file as it is now, and the chapters written in."""
+    """What the published MP3 is made of: the master file as it is now, and the chapters and
+    pictures written in."""
     st = src.audio.stat()
-    marks = [(m.title, m.start_s, m.end_s, m.anchor) for m in _marks(src)]
-    return sha256_json([st.st_size, st.st_mtime_ns, src.record.title, _page_url(urls, src.slug), marks])
+    marks = [(m.title, m.start_s, m.end_s, m.anchor, _stamp(m.image)) for m in _marks(src, urls)]
+    key = [st.st_size, st.st_mtime_ns, src.record.title, _page_url(urls, src.slug), marks, _stamp(src.cover)]
+    return sha256_json(key)
 
 
 def _write_mp3(src: EpisodeSource, mp3: Path, *, urls: SiteUrls, reuse: Path | None) -> None:
-    """The master with its chapters; linked from the current site when that copy is still right."""
+    """The master with its chapters and cover; linked from the current site when that copy is
+    still right."""
     if reuse is not None:
         try:
             os.link(reuse, mp3)
@@ -99,17 +116,37 @@ def _write_mp3(src: EpisodeSource, mp3: Path, *, urls: SiteUrls, reuse: Path | N
             log.debug("%s: cannot link %s, copying", src.slug, reuse)
     shutil.copyfile(src.audio, mp3)
     chapters.write_id3_chapters(
-        mp3, _marks(src), toc_title=src.record.title, page_url=_page_url(urls, src.slug)
+        mp3, _marks(src, urls), toc_title=src.record.title, page_url=_page_url(urls, src.slug), cover=src.cover
     )
 
 
+def _share(src: EpisodeSource, urls: SiteUrls, show: ShowSettings, cover: str | None) -> meta.ShareMeta:
+    facts = meta.EpisodeFacts(
+        title=src.record.title,
+        description=truncate_utf8(src.description, limit=PAGE_DESCRIPTION_CHARS),
+        show_title=show.title,
+        language=src.language,
+        published=src.published_at.date(),
+        duration_s=src.duration_s,
+        episode=src.meta.episode,
+        season=src.meta.season,
+    )
+    return meta.share_meta(facts, base=urls.base, slug=src.slug, image_path=cover)
+
+
 def write_episode_folder(
-    src: EpisodeSource, dest: Path, *, urls: SiteUrls, show_title: str, reuse_mp3: Path | None = None
+    src: EpisodeSource,
+    dest: Path,
+    *,
+    urls: SiteUrls,
+    show: ShowSettings,
+    show_cover: Path | None = None,
+    reuse_mp3: Path | None = None,
 ) -> None:
-    """dest/ ← index.html, <slug>.mp3 (with ID3 chapters), transcripts, chapters.json, cover."""
+    """dest/ ← index.html, embed.html, <slug>.mp3 (with ID3 chapters), transcripts, chapters.json, cover."""
     dest.mkdir(parents=True)
     page_url = _page_url(urls, src.slug)
-    marks = _marks(src)
+    marks = _marks(src, urls)
     _write_mp3(src, dest / f"{src.slug}.mp3", urls=urls, reuse=reuse_mp3)
     (dest / "chapters.json").write_text(chapters.render_chapters_json(marks, page_url=page_url), "utf-8")
     captions.write_transcript_files(
@@ -119,20 +156,26 @@ def write_episode_folder(
         (dest / str(cover_name(src.cover))).write_bytes(published_cover(src.cover).data)
     copy_images(src.images, dest)
     article = publish_article(src.article, src.images, prefix="") if src.article else None
+    # The episode's own artwork, else the show's (one folder up).
+    artwork = f"{src.slug}/{cover_name(src.cover)}" if src.cover else cover_name(show_cover)
     page = site.EpisodePage(
         slug=src.slug,
         title=src.record.title,
         language=src.language,
-        show_title=show_title,
+        show_title=show.title,
         published=src.published_at.date(),
         duration_s=src.duration_s,
         description=truncate_utf8(src.description, limit=PAGE_DESCRIPTION_CHARS),
         flow=site.article_flow(article, src.pairing),
         chapters=tuple(marks),
         segments=site.page_segments(src.transcript, default_speaker=src.speaker),
-        cover_name=cover_name(src.cover),
+        cover_name=cover_name(src.cover) if src.cover else (f"../{artwork}" if artwork else None),
+        feed_url=urls.at("feed.xml") if urls.base else "../feed.xml",
+        share=_share(src, urls, show, artwork),
+        subscribe=meta.subscribe_links(show.subscribe),
     )
     (dest / "index.html").write_text(site.render_episode_page(page), "utf-8")
+    (dest / "embed.html").write_text(site.render_episode_page(page, template="embed.html"), "utf-8")
 
 
 def _entry(src: EpisodeSource, folder: Path, settings: Settings) -> SiteEntry:
@@ -157,6 +200,7 @@ def _entry(src: EpisodeSource, folder: Path, settings: Settings) -> SiteEntry:
         has_chapters=bool(_marks(src)),
         audio_key=audio_key(src, urls),
         mp3_stamp=(mp3.st_size, mp3.st_mtime_ns),
+        guests=list(src.guests),
     )
 
 
@@ -260,17 +304,18 @@ def _build(
 ) -> list[SiteEntry]:
     """Write the sources' folders in a staging folder, then swap them (or the whole site) in."""
     urls = SiteUrls.from_base_url(settings.show.base_url)
+    cover = show_cover(project, settings)
     with _staging(project) as staging:
         built = staging / "site"
         built.mkdir(mode=0o755)
         for src in sources:
             reuse = _reusable_mp3(project, src, urls)
             write_episode_folder(
-                src, built / src.slug, urls=urls, show_title=settings.show.title, reuse_mp3=reuse
+                src, built / src.slug, urls=urls, show=settings.show, show_cover=cover, reuse_mp3=reuse
             )
         entries = [_entry(src, built / src.slug, settings) for src in sources]
         if full:
-            write_root(built, entries, settings, show_cover(project, settings))
+            write_root(built, entries, settings, cover)
             _swap_in(built, project.site_dir, trash=staging / "trash")
         else:
             project.site_dir.mkdir(parents=True, exist_ok=True)
@@ -285,6 +330,8 @@ def _record_publication(sources: list[EpisodeSource]) -> list[str]:
     for src in sources:
         if src.record.published_at is None:
             update_record(src.layout, published_at=src.published_at)
+        if src.record.live_edits != len(src.transcript.edits):
+            update_record(src.layout, live_edits=len(src.transcript.edits))
         record_image_warnings(src.layout, src.images)
     return [s.slug for s in sources if s.record.state is EpisodeState.approved]
 

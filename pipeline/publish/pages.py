@@ -5,6 +5,7 @@ Pure rendering: values in, HTML text out. Interface words follow the episode's l
 
 from __future__ import annotations
 
+import dataclasses
 import html
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -20,10 +21,12 @@ from pipeline.article import Article, keep_safe_image_src
 from pipeline.models import ListPlace, PairedBlock, Pairing, Transcript, format_clock
 from pipeline.publish.chapters import ChapterMark
 from pipeline.publish.list_numbers import list_events
+from pipeline.publish.meta import ShareMeta
+from pipeline.words import segment_text
 
 TEMPLATES = Path(__file__).parent / "templates"
 STATIC = Path(__file__).parent / "static"
-ASSETS = ("site.css", "site.js", "follow.js")
+ASSETS = ("site.css", "site.js", "follow.js", "favicon.svg")
 
 UI_STRINGS: dict[str, dict[str, str]] = {
     "en": {
@@ -49,6 +52,17 @@ UI_STRINGS: dict[str, dict[str, str]] = {
         "skip": "Skip to content",
         "article": "Article",
         "no_audio_support": "Your browser cannot play this audio: download the MP3.",
+        "episode_page": "Episode page (article, player, chapters)",
+        "subscribe": "Subscribe",
+        "copy_feed": "Copy the feed address",
+        "copied": "Address copied",
+        "share_moment": "Share this moment",
+        "share_copied": "Link to this moment copied",
+        "search": "Search the transcript",
+        "search_count": "{n} of {total} passages",
+        "embed_open": "Open the episode page",
+        "listen_on": "Listen in",
+        "artwork": "Artwork",
     },
     "fr": {
         "home": "Tous les épisodes",
@@ -73,6 +87,17 @@ UI_STRINGS: dict[str, dict[str, str]] = {
         "skip": "Aller au contenu",
         "article": "Article",
         "no_audio_support": "Votre navigateur ne peut pas lire cet audio : téléchargez le MP3.",
+        "episode_page": "Page de l’épisode (article, lecteur, chapitres)",
+        "subscribe": "S’abonner",
+        "copy_feed": "Copier l’adresse du flux",
+        "copied": "Adresse copiée",
+        "share_moment": "Partager ce moment",
+        "share_copied": "Lien vers ce moment copié",
+        "search": "Chercher dans la transcription",
+        "search_count": "{n} passages sur {total}",
+        "embed_open": "Ouvrir la page de l’épisode",
+        "listen_on": "Écouter dans",
+        "artwork": "Illustration",
     },
 }
 
@@ -155,6 +180,8 @@ class PageBlock:
     list_place: ListPlace | None = None  # list items: where they sit in their list
     # Read aloud: (start_s, end_s, text) of each sentence the episode says word for word (follow.js).
     sentences: tuple[tuple[float, float, str], ...] = ()
+    # Starts where the block before it (a heading) starts: that block's ▶ plays it already.
+    same_start: bool = False
 
 
 @dataclass(frozen=True)
@@ -184,8 +211,10 @@ class EpisodePage:
     flow: tuple[PageBlock | PageAside, ...]
     chapters: tuple[ChapterMark, ...]
     segments: tuple[PageSegment, ...]
-    cover_name: str | None = None
+    cover_name: str | None = None  # the episode's artwork, relative to its folder ("../cover.png")
     feed_url: str = "../feed.xml"
+    share: ShareMeta = ShareMeta()
+    subscribe: tuple[tuple[str, str], ...] = ()  # (app, address)
 
 
 @dataclass(frozen=True)
@@ -206,6 +235,8 @@ class HomePage:
     feed_url: str
     entries: tuple[HomeEntry, ...] = field(default_factory=tuple)
     cover_name: str | None = None
+    subscribe: tuple[tuple[str, str], ...] = ()  # (app, address)
+    canonical: str | None = None
 
 
 def place_asides(blocks: Sequence[PageBlock], asides: Sequence[PageAside]) -> list[PageBlock | PageAside]:
@@ -263,16 +294,39 @@ def article_flow(article: Article | None, pairing: Pairing | None) -> tuple[Page
         said = [b for b in (pairing.blocks if pairing else []) if b.text.strip()]
         blocks = [block(_plain_block_html(b), b.anchor, b.kind, b.list_place) for b in said]
     asides = [PageAside(a.start_s, a.end_s, a.text) for a in (pairing.audio_only if pairing else [])]
-    return tuple(place_asides(blocks, asides))
+    return tuple(place_asides(mark_same_starts(blocks), asides))
+
+
+# Two blocks whose passages start less than this apart start "together": one ▶ plays both.
+SAME_START_S = 1.0
+
+
+def mark_same_starts(blocks: Sequence[PageBlock]) -> list[PageBlock]:
+    """A block right after a heading that starts where the heading does loses its own ▶."""
+    out: list[PageBlock] = []
+    for block in blocks:
+        before = out[-1] if out else None
+        together = (
+            before is not None
+            and before.kind == "heading"
+            and before.start_s is not None
+            and block.start_s is not None
+            and abs(block.start_s - before.start_s) < SAME_START_S
+        )
+        out.append(dataclasses.replace(block, same_start=True) if together else block)
+    return out
 
 
 def page_segments(transcript: Transcript, *, default_speaker: str | None) -> tuple[PageSegment, ...]:
     """The transcript's segments; a speaker's name shows where the speaker changes."""
     out, previous = [], None
-    for seg in (s for s in transcript.segments if s.text.strip()):
+    for seg in transcript.segments:
+        text = segment_text(seg)
+        if not text:
+            continue
         speaker = seg.speaker or transcript.speaker or default_speaker
         shown = speaker if speaker != previous else None
-        out.append(PageSegment(seg.start_s, seg.end_s, seg.text.strip(), shown))
+        out.append(PageSegment(seg.start_s, seg.end_s, text, shown))
         previous = speaker
     return tuple(out)
 
@@ -318,10 +372,11 @@ def _strip_li_end(html: str) -> Markup:
     return Markup(body[: -len("</li>")] if body.endswith("</li>") else body)
 
 
-def render_episode_page(page: EpisodePage) -> str:
+def render_episode_page(page: EpisodePage, *, template: str = "episode.html") -> str:
+    """The episode's page (`episode.html`) or its embeddable player (`embed.html`)."""
     return (
         _environment()
-        .get_template("episode.html")
+        .get_template(template)
         .render(
             page=page,
             t=ui_strings(page.language),

@@ -77,6 +77,7 @@ def test_the_episode_folder_holds_every_file(two: ProjectLayout) -> None:
     names = sorted(p.name for p in (two.site_dir / "preamble").iterdir())
     assert names == [
         "chapters.json",
+        "embed.html",
         "index.html",
         "preamble.mp3",
         "transcript.html",
@@ -87,6 +88,7 @@ def test_the_episode_folder_holds_every_file(two: ProjectLayout) -> None:
     ]
     assert sorted(p.name for p in two.site_dir.iterdir()) == [
         "bonjour",
+        "favicon.svg",
         "feed.xml",
         "follow.js",
         "index.html",

@@ -80,8 +80,10 @@ def test_article_html_cannot_run_script(project: ProjectLayout, real_audio: dict
     assert 'href="https://example.org/ok"' in article and "a fine link" in article
     feed = (project.site_dir / "feed.xml").read_text()
     assert "&lt;script" not in feed and "onerror" not in feed and "javascript:" not in feed
-    # The only script on the page is the site's own, from a relative file.
-    assert re.findall(r"<script[^>]*>", page) == ['<script src="../site.js">', '<script src="../follow.js">']
+    # The only scripts on the page are the site's own, from relative files (and the page's JSON-LD data).
+    assert re.findall(r"<script[^>]*>", page) == [
+        '<script type="application/ld+json">', '<script src="../site.js">', '<script src="../follow.js">'
+    ]
 
 
 def test_sanitize_html_directly() -> None:
@@ -179,13 +181,14 @@ def test_landmarks_labels_and_transcript(site: ProjectLayout) -> None:
 
 
 def test_no_outside_resource_and_only_relative_links(site: ProjectLayout) -> None:
-    for page in (site.site_dir / "index.html", site.site_dir / "preamble" / "index.html"):
+    pages = (site.site_dir / "index.html", site.site_dir / "preamble" / "index.html")
+    for page in (*pages, site.site_dir / "preamble" / "embed.html"):
         tags = parse(page)
         for tag, attrs in tags.tags:
             for key in ("src", "href"):
                 value = attrs.get(key) or ""
-                if tag == "a" and key == "href":
-                    continue  # links the reader may follow, e.g. in the article
+                if (tag == "a" and key == "href") or (tag == "link" and attrs.get("rel") == "canonical"):
+                    continue  # links the reader may follow (e.g. in the article), the page's own address
                 assert "//" not in value, f"{page.name}: {tag} {key}={value}"
     css = (site.site_dir / "site.css").read_text()
     assert "@import" not in css and "url(" not in css

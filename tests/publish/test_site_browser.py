@@ -160,7 +160,7 @@ def test_phone_layout_stacks_without_sideways_scroll(browser, served: str, tmp_p
     assert tab.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
     panel_box = tab.locator(".listen-panel").bounding_box()
     article_box = tab.locator("article.article").bounding_box()
-    assert panel_box["y"] + panel_box["height"] <= article_box["y"]  # stacked: panel, then article
+    assert article_box["y"] + article_box["height"] <= panel_box["y"]  # stacked: article, then panel
     assert abs(panel_box["width"] - article_box["width"]) < 40
     # While the article is read, the player stays on screen, at the bottom.
     tab.locator("article.article p").last.scroll_into_view_if_needed()

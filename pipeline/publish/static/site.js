@@ -62,3 +62,82 @@
   audio.addEventListener("seeked", update);
   audio.addEventListener("pause", function () { if (audio.currentTime < (stopAt || 0)) { stopAt = null; } });
 })();
+
+// Sharing and finding: "#t=1:23" in the address starts there, a button copies the link to the
+// current moment, another the feed's address; the transcript can be searched.
+(function () {
+  "use strict";
+  var audio = document.querySelector(".player audio");
+
+  function parseTime(text) {
+    var value = decodeURIComponent(text || "").replace(/^npt:/, "").split(",")[0];
+    if (!/^\d+(:\d{1,2}){0,2}(\.\d+)?$/.test(value)) { return NaN; }
+    return value.split(":").reduce(function (total, part) { return total * 60 + parseFloat(part); }, 0);
+  }
+
+  function clock(seconds) {
+    var whole = Math.max(0, Math.floor(seconds));
+    var h = Math.floor(whole / 3600), m = Math.floor((whole % 3600) / 60), s = whole % 60;
+    var ss = (s < 10 ? "0" : "") + s;
+    return h ? h + ":" + (m < 10 ? "0" : "") + m + ":" + ss : m + ":" + ss;
+  }
+
+  function startFromAddress() {
+    var match = /(?:^#|&)t=([^&]+)/.exec(location.hash);
+    var at = match ? parseTime(match[1]) : NaN;
+    if (!audio || !isFinite(at)) { return; }
+    var go = function () { audio.currentTime = at; };
+    if (audio.readyState >= 1) { go(); } else { audio.addEventListener("loadedmetadata", go, { once: true }); }
+  }
+  startFromAddress();
+  window.addEventListener("hashchange", startFromAddress);
+
+  function say(button, text) {
+    var box = button.closest(".player, .subscribe");
+    var status = box && box.querySelector(".status");
+    if (status) { status.textContent = text; }
+  }
+
+  function copy(button, text, done) {
+    var shown = function () { say(button, done + " — " + text); };
+    if (navigator.clipboard && navigator.clipboard.writeText) {
+      navigator.clipboard.writeText(text).then(shown, function () { say(button, text); });
+    } else {
+      say(button, text);
+    }
+  }
+
+  function pageAddress() {
+    var canonical = document.querySelector('link[rel="canonical"]');
+    var here = canonical ? canonical.href : location.href.split("#")[0];
+    return here.replace(/embed\.html$/, "");
+  }
+
+  document.addEventListener("click", function (event) {
+    var button = event.target.closest("button.share-moment, button.copy-feed");
+    if (!button) { return; }
+    if (button.classList.contains("copy-feed")) {
+      copy(button, new URL(button.dataset.url, location.href).href, button.dataset.done);
+    } else if (audio) {
+      copy(button, pageAddress() + "#t=" + clock(audio.currentTime), button.dataset.done);
+    }
+  });
+
+  var search = document.getElementById("transcript-search");
+  if (search) {
+    var items = Array.prototype.slice.call(document.querySelectorAll(".transcript li"));
+    var count = document.getElementById("search-count");
+    var fold = function (text) { return text.toLowerCase().normalize("NFD").replace(/[\u0300-\u036f]/g, ""); };
+    var texts = items.map(function (li) { return fold(li.textContent); });
+    search.addEventListener("input", function () {
+      var wanted = fold(search.value.trim());
+      var shown = 0;
+      items.forEach(function (li, i) {
+        var on = !wanted || texts[i].indexOf(wanted) !== -1;
+        li.hidden = !on;
+        if (on) { shown += 1; }
+      });
+      count.textContent = wanted ? search.dataset.count.replace("{n}", shown).replace("{total}", items.length) : "";
+    });
+  }
+})();
