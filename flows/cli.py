@@ -105,7 +105,7 @@ def _approve_typed(project: ProjectLayout, settings: Settings, slugs: list[str])
 
 
 def cmd_status(args: argparse.Namespace, project: ProjectLayout, settings: Settings) -> int:
-    from pipeline.status import status_rows
+    from pipeline.status import not_live_text, status_rows
 
     rows = status_rows(project)
     if args.json:
@@ -126,6 +126,8 @@ def cmd_status(args: argparse.Namespace, project: ProjectLayout, settings: Setti
         details += [f"error: {r.failure}"] if r.error else []
         details += [f"changes requested: {r.note}"] if r.note and r.state == "changes_requested" else []
         details += [f"warning: {w}" for w in r.warnings]
+        if r.changes_not_live:
+            details.append(f"published — {not_live_text(r.changes_not_live)}: 'diptych publish {r.slug}' applies them")
         for line in details:
             _out(f"  {r.slug}: {line}")
     return 0

@@ -11,7 +11,7 @@ from pipeline.config import ReviewSettings
 from pipeline.errors import DiptychError
 from pipeline.inbox import inbox_notes
 from pipeline.layout import ProjectLayout
-from pipeline.models import EpisodeRecord, Pairing, Transcript, format_clock
+from pipeline.models import EpisodeRecord, EpisodeState, Pairing, Transcript, format_clock
 from pipeline.store import read_model_or_none
 
 LOW_CONFIDENCE = ReviewSettings().low_confidence
@@ -22,7 +22,7 @@ class EpisodeRow:
     slug: str
     title: str
     state: str
-    day: date | None  # the day it was claimed; None for a drop still in the inbox
+    day: date | None  # the episode's date, else the day it was claimed; None for a drop in the inbox
     duration_s: float | None
     language: str | None
     last_change: str
@@ -33,6 +33,7 @@ class EpisodeRow:
     shares: tuple[float, float] | None  # (article told, episode covered), 0-1
     warnings: tuple[str, ...]
     note: str
+    changes_not_live: int = 0  # published, then edited in review: 'diptych publish SLUG' applies them
 
     @property
     def duration(self) -> str:
@@ -53,14 +54,43 @@ class EpisodeRow:
             "slug": self.slug, "title": self.title, "state": self.state, "duration": self.duration,
             "duration_s": self.duration_s, "language": self.language or "—", "last_change": self.last_change,
             "error": self.failure, "flagged": self.flagged, "coverage": self.coverage,
-            "warnings": list(self.warnings), "note": self.note,
+            "warnings": list(self.warnings), "note": self.note, "changes_not_live": self.changes_not_live,
         }
 
 
+def changes_not_live(record: EpisodeRecord, transcript: Transcript | None) -> int:
+    """Reviewer edits saved since the episode was last published (0 when it is not published)."""
+    if record.state is not EpisodeState.published or transcript is None:
+        return 0
+    return max(0, len(transcript.edits) - (record.live_edits or 0))
+
+
+def not_live_text(count: int) -> str:
+    return f"{count} change{'s' if count != 1 else ''} not live"
+
+
+def episode_day(record: EpisodeRecord, front_matter: dict[str, object]) -> date:
+    """The episode's date: the article's `date`, else its first publication, else its claim."""
+    value = front_matter.get("date")
+    if isinstance(value, date):
+        return value
+    fallback = (record.published_at or record.created_at).date()
+    try:
+        return date.fromisoformat(str(value)) if value else fallback
+    except ValueError:
+        return fallback
+
+
 def build_row(
-    record: EpisodeRecord, transcript: Transcript | None, pairing: Pairing | None, *, low_confidence: float
+    record: EpisodeRecord,
+    transcript: Transcript | None,
+    pairing: Pairing | None,
+    *,
+    low_confidence: float,
+    day: date | None = None,
 ) -> EpisodeRow:
-    """An episode's row from its record and what has been read of its transcript and pairing."""
+    """An episode's row from its record and what has been read of its transcript and pairing;
+    `day` the episode's own date when known (see `episode_day`)."""
     from pipeline.review import todo_count
 
     last = record.history[-1] if record.history else None
@@ -68,7 +98,7 @@ def build_row(
         slug=record.slug,
         title=record.title,
         state=str(record.state),
-        day=record.created_at.date(),
+        day=day or record.created_at.date(),
         duration_s=record.duration_s if record.duration_s is not None else (
             transcript.duration_s if transcript else None
         ),
@@ -81,6 +111,7 @@ def build_row(
         shares=(pairing.coverage.article_told, pairing.coverage.episode_covered) if pairing else None,
         warnings=tuple(record.warnings),
         note=record.review_note or "",
+        changes_not_live=changes_not_live(record, transcript),
     )
 
 

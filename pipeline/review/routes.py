@@ -10,14 +10,15 @@ from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, PlainTex
 
 from pipeline.article import episode_images
 from pipeline.episodes import load_record
-from pipeline.models import Approver
+from pipeline.errors import ReviewError
+from pipeline.models import Approver, EpisodeState
 from pipeline.review import state as review
 from pipeline.review.article_view import block_looks
 from pipeline.review.context import HERE, ReviewContext
 from pipeline.review.requests import ApproveRequest, FindRequest, NoteRequest, OpRequest, apply_op
 from pipeline.review.state import StaleReviewError
 from pipeline.review.view import build_rows, segments_patch, sort_episodes
-from pipeline.status import build_row
+from pipeline.status import build_row, changes_not_live, episode_day
 
 STATIC_FILES = {"review.js": "text/javascript", "review.css": "text/css"}
 
@@ -29,7 +30,9 @@ def render_episodes(ctx: ReviewContext) -> HTMLResponse:
         layout = ctx.project.episode(slug)
         record = load_record(layout)
         t = ctx.transcripts.get(layout) if layout.draft_json.exists() else None
-        rows.append(build_row(record, t, ctx.transcripts.pairing(layout), low_confidence=ctx.low))
+        article = ctx.read_article(layout, record.source_article)
+        day = episode_day(record, article.front_matter if article else {})
+        rows.append(build_row(record, t, ctx.transcripts.pairing(layout), low_confidence=ctx.low, day=day))
     return ctx.render("list.html", episodes=sort_episodes(rows), show=ctx.settings.show)
 
 
@@ -57,9 +60,21 @@ def render_episode(ctx: ReviewContext, slug: str) -> HTMLResponse:
         todo=review.todo_count(t, ctx.low),
         can_undo=review.can_undo(t),
         stale=review.review_is_stale(layout, t),
-        speaker=t.speaker or meta_speaker or ctx.settings.show.speaker or "",
+        speaker=t.speaker or meta_speaker or ctx.settings.show.host,
+        speakers=episode_speakers(ctx.settings.show.host, article.front_matter if article else {}),
         has_audio=layout.master_mp3.exists(),
+        not_live=changes_not_live(record, t if layout.reviewed_json.exists() else None),
+        lang=record.language or t.language,
     )
+
+
+def episode_speakers(host: str, front_matter: dict[str, object]) -> list[str]:
+    """Names a reviewer can give a segment: the host, the article's `speaker` and `speakers`."""
+    names = [host, str(front_matter.get("speaker") or "")]
+    listed = front_matter.get("speakers")
+    for person in listed if isinstance(listed, list) else []:
+        names.append(str(person.get("name") or "") if isinstance(person, dict) else str(person))
+    return list(dict.fromkeys(n.strip() for n in names if n and n.strip()))
 
 
 def page_routes(ctx: ReviewContext) -> APIRouter:
@@ -142,6 +157,7 @@ def save_edit(ctx: ReviewContext, slug: str, body: OpRequest) -> JSONResponse:
             "todo": review.todo_count(saved, low),
             "can_undo": review.can_undo(saved),
             "speaker": saved.speaker or "",
+            "not_live": changes_not_live(load_record(layout), saved),
         }
     )
 
@@ -186,6 +202,15 @@ def api_routes(ctx: ReviewContext) -> APIRouter:
             )
         ctx.start_on_approve(slug)
         return JSONResponse({"state": str(record.state)})
+
+    @router.post("/api/episodes/{slug}/republish")
+    def republish(slug: str, request: Request) -> JSONResponse:
+        ctx.check_write(request)
+        record = load_record(ctx.layout_of(slug))
+        if record.state is not EpisodeState.published:
+            raise ReviewError(f"'{slug}' is {record.state}, not published: approve it to publish it")
+        ctx.start_on_approve(slug)
+        return JSONResponse({"state": str(record.state), "started": ctx.on_approve is not None})
 
     @router.post("/api/episodes/{slug}/request-changes")
     def reject(slug: str, body: NoteRequest, request: Request) -> JSONResponse:

@@ -152,6 +152,22 @@
     return data;
   }
 
+  // A published episode edited here: how many edits the site does not carry yet, and a way to publish them.
+  function showNotLive(count) {
+    $("not-live").hidden = !count;
+    $("not-live-count").textContent = count;
+    $("not-live-word").textContent = count === 1 ? "change" : "changes";
+  }
+  $("republish").addEventListener("click", async () => {
+    $("republish").disabled = true;
+    try {
+      const data = await post("republish", {});
+      $("republish-status").textContent = data.started ? "publishing…" : "run 'diptych publish " + slug + "'";
+    } finally {
+      $("republish").disabled = false;
+    }
+  });
+
   // Every edit is saved at once, one after the other, each on top of the version before.
   function op(payload) {
     if (stale) return Promise.reject(new Error("stale"));
@@ -165,6 +181,7 @@
       if (!data.todo) $("confirm").hidden = true;
       $("undo").disabled = !data.can_undo;
       if (document.activeElement !== $("speaker")) $("speaker").value = data.speaker;
+      showNotLive(data.not_live || 0);
       say("saved");
       return data;
     });
@@ -373,6 +390,8 @@
     const speaker = el("input", "seg-speaker");
     speaker.placeholder = "speaker of this segment";
     speaker.maxLength = 80;
+    speaker.setAttribute("list", "speakers");
+    speaker.setAttribute("aria-label", "speaker of this segment");
     speaker.value = (node.querySelector(".spk") || {}).textContent || "";
     split.type = merge.type = "button";
     bar.append(split, merge, speaker, el("span", "hint", "Enter saves · Esc cancels"));
