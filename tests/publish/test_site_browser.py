@@ -18,6 +18,7 @@ from pipeline.config import Settings
 from pipeline.layout import ProjectLayout
 from pipeline.models import Pairing, Transcript
 from pipeline.publish.build import publish_site
+from pipeline.publish.pages import SAME_START_S
 from tests.factories import RealAudio, StaticServer, add_french_episode, add_whisper_episode
 
 pytestmark = pytest.mark.integration
@@ -54,8 +55,20 @@ def page(browser, served: str):  # type: ignore[no-untyped-def]
 
 
 def paired_blocks(site: ProjectLayout) -> list:  # type: ignore[type-arg]
+    """The paired paragraphs with a ▶ of their own (one that starts with its heading has none: the
+    heading's plays it)."""
     pairing = Pairing.model_validate_json(site.episode("preamble").pairing_json.read_bytes())
-    return [b for b in pairing.blocks if b.status == "paired" and b.kind == "paragraph"]
+    blocks = pairing.blocks
+    own = []
+    for i, b in enumerate(blocks):
+        before = blocks[i - 1] if i else None
+        together = (
+            before is not None and before.kind == "heading" and before.start_s is not None
+            and b.start_s is not None and abs(b.start_s - before.start_s) < SAME_START_S
+        )
+        if b.status == "paired" and b.kind == "paragraph" and not together:
+            own.append(b)
+    return own
 
 
 def audio_time(tab) -> float:  # type: ignore[no-untyped-def]
@@ -101,7 +114,7 @@ def test_keyboard_can_play_a_passage(page, served: str, site: ProjectLayout) -> 
     skip = page.locator(".skip")
     assert skip.evaluate("e => e === document.activeElement")
     assert skip.evaluate("e => getComputedStyle(e).outlineStyle") == "solid"  # visible focus
-    block = paired_blocks(site)[6]
+    block = paired_blocks(site)[-1]
     link = page.locator(f"#{block.anchor}").locator("xpath=..").locator("a.play")
     link.focus()
     page.keyboard.press("Enter")

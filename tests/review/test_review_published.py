@@ -147,3 +147,15 @@ def test_axe_finds_no_violation_on_the_review_pages(browser, published: ProjectL
 
 def _an_edit() -> Edit:
     return Edit(kind="check", segment_ids=[0], before="", after="", at=datetime(2026, 2, 4, tzinfo=UTC))
+
+
+def test_diptych_publish_applies_the_changes(client: TestClient, published: ProjectLayout) -> None:
+    """What `diptych publish SLUG` runs (the publish stage, named): the site gets the edit."""
+    from pipeline.stages import run_publish
+
+    _edit(client, published, "Bonsoir à tous.")
+    assert episode_row(published, "bonjour").changes_not_live == 1
+    outcome = run_publish(published, SETTINGS, "bonjour", named=True)
+    assert outcome.ran, outcome
+    assert "Bonsoir à tous." in (published.site_dir / "bonjour" / "transcript.vtt").read_text()
+    assert episode_row(published, "bonjour").changes_not_live == 0
