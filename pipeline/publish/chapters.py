@@ -17,6 +17,7 @@ from mutagen.mp3 import HeaderNotFoundError
 
 from pipeline.errors import PublishError
 from pipeline.models import Chapter
+from pipeline.publish.cover import published_cover
 
 log = logging.getLogger(__name__)
 
@@ -103,12 +104,13 @@ class _TimeOrderedID3(ID3):
         return data + b"".join(save_frame(f, config=config) for f in chaps)
 
 
-def picture_frame(path: Path, *, kind: int, desc: str) -> APIC | None:
-    """An APIC frame holding a JPEG or PNG picture, or None for another kind of file."""
+def picture_frame(path: Path, *, kind: int, desc: str, data: bytes | None = None) -> APIC | None:
+    """An APIC frame holding a JPEG or PNG picture (its file's bytes, or `data`), or None for
+    another kind of file."""
     mime = PICTURE_TYPES.get(path.suffix.lower())
-    if mime is None or not path.is_file():
+    if mime is None or (data is None and not path.is_file()):
         return None
-    return APIC(encoding=3, mime=mime, type=kind, desc=desc, data=path.read_bytes())
+    return APIC(encoding=3, mime=mime, type=kind, desc=desc, data=path.read_bytes() if data is None else data)
 
 
 def _chap(element_id: str, mark: ChapterMark, page_url: str) -> CHAP:
@@ -156,7 +158,11 @@ def write_id3_chapters(
                 sub_frames=[TIT2(encoding=3, text=[toc_title])],
             )
         )
-    if cover is not None and (front := picture_frame(cover, kind=PictureType.COVER_FRONT, desc="cover")):
+    # The cover as the site publishes it (resized when over Apple's maximum).
+    front = None
+    if cover is not None:
+        front = picture_frame(cover, kind=PictureType.COVER_FRONT, desc="cover", data=published_cover(cover).data)
+    if front is not None:
         tags.delall("APIC")
         tags.add(front)
     try:
