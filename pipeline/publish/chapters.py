@@ -6,6 +6,7 @@ section of the article shows a picture, the picture; the MP3 also carries the ep
 
 from __future__ import annotations
 
+import io
 import json
 import logging
 from dataclasses import dataclass, replace
@@ -14,6 +15,7 @@ from pathlib import Path
 from mutagen.id3 import APIC, CHAP, CTOC, ID3, TIT2, WXXX, CTOCFlags, Frame, ID3NoHeaderError, PictureType
 from mutagen.id3._tags import save_frame
 from mutagen.mp3 import HeaderNotFoundError
+from PIL import Image, UnidentifiedImageError
 
 from pipeline.errors import PublishError
 from pipeline.models import Chapter
@@ -25,6 +27,8 @@ log = logging.getLogger(__name__)
 NO_OFFSET = 0xFFFFFFFF
 # Pictures ID3 players show (APIC): JPEG and PNG.
 PICTURE_TYPES = {".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".png": "image/png"}
+# Chapter pictures larger than this are scaled down in the MP3 (players show them small).
+CHAPTER_PICTURE_PX = 1400
 
 
 @dataclass(frozen=True)
@@ -113,10 +117,29 @@ def picture_frame(path: Path, *, kind: int, desc: str, data: bytes | None = None
     return APIC(encoding=3, mime=mime, type=kind, desc=desc, data=path.read_bytes() if data is None else data)
 
 
+def chapter_picture(path: Path) -> bytes:
+    """A chapter's picture for the MP3: as it is, or scaled down to CHAPTER_PICTURE_PX (same format),
+    so that a large photo does not weigh on every download."""
+    data = path.read_bytes()
+    try:
+        with Image.open(io.BytesIO(data)) as image:
+            if max(image.size) <= CHAPTER_PICTURE_PX:
+                return data
+            kind = image.format or "JPEG"
+            image.thumbnail((CHAPTER_PICTURE_PX, CHAPTER_PICTURE_PX), Image.Resampling.LANCZOS)
+            out = io.BytesIO()
+            image.convert("RGB" if kind == "JPEG" else image.mode).save(out, format=kind, quality=88)
+            return out.getvalue()
+    except (UnidentifiedImageError, OSError, ValueError) as exc:
+        raise PublishError(f"cannot read the picture {path.name} ({exc}): use a JPEG or PNG") from exc
+
+
 def _chap(element_id: str, mark: ChapterMark, page_url: str) -> CHAP:
     sub_frames: list[Frame] = [TIT2(encoding=3, text=[mark.title])]
     sub_frames.append(WXXX(encoding=3, desc="", url=chapter_url(page_url, mark)))
-    if mark.image is not None and (picture := picture_frame(mark.image, kind=PictureType.OTHER, desc="")):
+    if mark.image is not None and (
+        picture := picture_frame(mark.image, kind=PictureType.OTHER, desc="", data=chapter_picture(mark.image))
+    ):
         sub_frames.append(picture)
     return CHAP(
         element_id=element_id,

@@ -4,6 +4,7 @@ picture; the episode's cover as the front cover. Read back with ffprobe and with
 
 from __future__ import annotations
 
+import io
 import json
 import subprocess
 from pathlib import Path
@@ -105,3 +106,15 @@ def test_chapters_are_stored_in_time_order_with_title_url_and_picture(
     assert [c["startTime"] for c in data["chapters"]] == [s for _, s in SECTIONS]
     assert data["chapters"][2]["img"] == f"{BASE}chapitres/images/stand.png"
     assert (project.site_dir / "chapitres" / "images" / "stand.png").read_bytes() == stand
+
+
+def test_a_large_chapter_picture_is_scaled_down_in_the_mp3(tmp_path: Path) -> None:
+    from PIL import Image
+
+    from pipeline.publish.chapters import CHAPTER_PICTURE_PX, chapter_picture
+
+    big = make_cover(tmp_path / "big.png", size=2000)
+    small = make_cover(tmp_path / "small.png", size=64)
+    with Image.open(io.BytesIO(chapter_picture(big))) as image:
+        assert image.size == (CHAPTER_PICTURE_PX, CHAPTER_PICTURE_PX) and image.format == "PNG"
+    assert chapter_picture(small) == small.read_bytes()
