@@ -150,7 +150,7 @@ def _post_fields(client: WordPressClient, settings: Settings, src: EpisodeSource
 def _files(project: ProjectLayout, settings: Settings, src: EpisodeSource, folder: Path) -> list[MediaFile]:
     """The episode's folder as the site has it (same MP3 bytes, same transcripts), built aside."""
     urls = SiteUrls.from_base_url(settings.show.base_url)
-    write_episode_folder(src, folder, urls=urls, show_title=settings.show.title)
+    write_episode_folder(src, folder, urls=urls, show=settings.show, show_cover=show_cover(project, settings))
     # The episode's cover as the site publishes it (resized when too large), else the show's.
     cover = folder / str(cover_name(src.cover)) if src.cover else show_cover(project, settings)
     return episode_files(folder, src.slug, cover=cover)
