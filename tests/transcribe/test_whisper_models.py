@@ -113,7 +113,7 @@ def test_checkpoint_loads_strictly_with_the_packages_alignment_heads(base_dir: P
     fresh = Whisper(ModelDimensions(**checkpoint["dims"]))
     fresh.load_state_dict(checkpoint["model_state_dict"], strict=True)
     path = model_path("base", default_models_dir(), engine=OPENAI_ENGINE)
-    model = _load_model(str(path), path.stat().st_mtime_ns, "base")
+    model = _load_model(str(path), path.stat().st_mtime_ns, "base", "cpu")
     config = json.loads((base_dir / "ctranslate2" / "config.json").read_text())
     heads = {tuple(h) for h in config["alignment_heads"]}
     dense = model.alignment_heads.to_dense()
@@ -127,7 +127,7 @@ def test_converted_model_transcribes_real_speech(base_dir: Path, speech: Path) -
     from pipeline.transcribe.engines.openai_engine import _load_model
 
     path = base_dir / CHECKPOINT
-    model = _load_model(str(path), path.stat().st_mtime_ns, "base")
+    model = _load_model(str(path), path.stat().st_mtime_ns, "base", "cpu")
     result = whisper.transcribe(model, str(speech / "fleurs-en-000.ogg"), fp16=False, language="en")
     assert "communication channels" in result["text"].lower()
 
