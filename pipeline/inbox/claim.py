@@ -28,6 +28,7 @@ from pipeline.inbox.plan import (
     plan_claim,
     slugify,
 )
+from pipeline.inbox.take import give_back, reserve_slug, take_drop
 from pipeline.layout import EpisodeLayout, ProjectLayout, is_valid_slug
 from pipeline.models import EpisodeRecord, EpisodeState
 from pipeline.stages import Stage
@@ -66,14 +67,6 @@ def _decoding_warnings(article: Path | None) -> list[str]:
     return decode_text(article.read_bytes(), name=article.name)[1]
 
 
-def _unique_slug(project: ProjectLayout, base: str) -> str:
-    slug, n = base, 2
-    while project.episode(slug).root.exists():
-        slug = f"{base}-{n}"
-        n += 1
-    return slug
-
-
 def _history_folder(layout: EpisodeLayout) -> Path:
     stamp = episodes.now().strftime("%Y%m%dT%H%M%SZ")
     dest, n = layout.history_dir / stamp, 2
@@ -96,10 +89,11 @@ def _archive(layout: EpisodeLayout, names: list[str], moves: ClaimMoves) -> Path
 
 def _claim_new(project: ProjectLayout, plan: ClaimPlan, moves: ClaimMoves) -> str:
     drop, meta = plan.drop, plan.meta
-    slug = _unique_slug(project, slugify(meta.slug) if meta.slug else slugify(drop.name))
+    # Reserved by creating its folder (atomic): two claims of same-named drops never share a slug.
+    slug = reserve_slug(project, slugify(meta.slug) if meta.slug else slugify(drop.name))
     layout = project.episode(slug)
+    moves.made.append(layout.root)  # a failed claim removes it with the rest
     title = _title_for(drop, meta)
-    moves.make_folder(layout.root)
     for path, name in drop.moves:
         moves.move(path, layout.source_file(name))
     warnings = [] if drop.article else ["audio only: no article was dropped with the recording"]
@@ -237,13 +231,28 @@ def claim_drops(project: ProjectLayout, *, settle_s: float) -> ClaimReport:
         report.messages.append(f"inbox/{drop.name}: still being written: will be claimed on the next run")
     known = known_recordings(episodes.all_records(project))
     for drop in settled:
-        if not drop.audio and not drop.article:
-            continue
-        try:
-            claim_drop(project, drop, report, known)
-        except Exception as exc:
-            report.errors.append(_failure_line(project, drop, exc))
+        if drop.audio or drop.article:
+            _claim_taken(project, drop, report, known)
     return report
+
+
+def _claim_taken(project: ProjectLayout, drop: Drop, report: ClaimReport, known: dict[str, str]) -> None:
+    """Take the drop (pipeline.inbox.take: safe when other claims race for it, on this machine or on
+    others sharing the folder), claim it, and put back whatever the claim did not keep."""
+    try:
+        taken = take_drop(project, drop)
+    except Exception as exc:
+        report.errors.append(_failure_line(project, drop, exc))
+        return
+    if taken is None:
+        log.info("inbox/%s: claimed by another worker", drop.name)
+        return
+    try:
+        claim_drop(project, taken.drop, report, known)
+    except Exception as exc:
+        report.errors.append(_failure_line(project, drop, exc))
+    finally:
+        give_back(taken)
 
 
 def pending_drops(project: ProjectLayout) -> list[Drop]:
