@@ -105,14 +105,17 @@ def _approve_typed(project: ProjectLayout, settings: Settings, slugs: list[str])
 
 
 def cmd_status(args: argparse.Namespace, project: ProjectLayout, settings: Settings) -> int:
-    from pipeline.status import not_live_text, status_rows
+    from pipeline.status import batch_progress, not_live_text, status_rows
 
     rows = status_rows(project)
     if args.json:
         _out(json.dumps([r.as_json() for r in rows], indent=2, ensure_ascii=False))
         return 0
+    batch = batch_progress(project)
     if not rows:
         _out(f"no episodes yet in {project.episodes_dir}: drop one in {project.inbox}/")
+        if batch is not None:
+            _out(batch.describe())
         return 0
     header = ("SLUG", "STATE", "DURATION", "LANG", "FLAGGED", "LAST CHANGE", "TITLE")
     table = [header] + [
@@ -130,6 +133,8 @@ def cmd_status(args: argparse.Namespace, project: ProjectLayout, settings: Setti
             details.append(f"published — {not_live_text(r.changes_not_live)}: 'diptych publish {r.slug}' applies them")
         for line in details:
             _out(f"  {r.slug}: {line}")
+    if batch is not None:
+        _out(batch.describe())
     return 0
 
 

@@ -180,6 +180,22 @@ class UpSettings(Section):
     prefect_timeout_s: float = Field(120.0, ge=5.0, le=3600.0)
     # How often the inbox and the episodes' states are looked at.
     watch_interval_s: float = Field(2.0, ge=0.5, le=300.0)
+    # The Prefect server's database: postgresql+asyncpg://USER@HOST:PORT/DATABASE (the password in
+    # PGPASSWORD or ~/.pgpass, never here). None: SQLite in the Prefect home, runs served by `up`
+    # itself. Set: the deployments go to the work pools, run by `diptych worker`s (WorkersSettings).
+    database: str | None = None
+
+
+class WorkersSettings(Section):
+    """Work pools (`diptych worker`): limits across machines and how a lost machine is noticed."""
+
+    # Runs at once on each pool, all machines together (None: no cap beyond each worker's --limit).
+    cpu_pool_limit: int | None = Field(None, ge=1, le=10000)
+    speech_pool_limit: int | None = Field(None, ge=1, le=10000)
+    # Seconds between a flow run's heartbeats (Prefect's minimum is 30) ...
+    heartbeat_s: int = Field(30, ge=30, le=3600)
+    # ... and without one for this long, the run is marked crashed and its episode retries it.
+    crash_after_s: int = Field(90, ge=30, le=86400)
 
 
 class WordPressSettings(Section):
@@ -211,6 +227,7 @@ class Settings(BaseSettings):
     run: RunSettings = RunSettings()
     up: UpSettings = UpSettings()
     wordpress: WordPressSettings = WordPressSettings()
+    workers: WorkersSettings = WorkersSettings()
 
     @classmethod
     def settings_customise_sources(

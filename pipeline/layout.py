@@ -121,6 +121,16 @@ class ProjectLayout:
     def locks_dir(self) -> Path:
         return self.data_dir / "locks"
 
+    @property
+    def imports_json(self) -> Path:
+        """What `diptych import` queued, by recording: importing again queues nothing twice."""
+        return self.data_dir / "imports.json"
+
+    @property
+    def batches_dir(self) -> Path:
+        """One file per import: its episodes and their durations, for progress and the time left."""
+        return self.data_dir / "batches"
+
     def episode(self, slug: str) -> EpisodeLayout:
         if not is_valid_slug(slug):
             raise EpisodeNotFound(f"'{slug}' is not a valid episode slug (lower-case letters, digits, hyphens)")

@@ -6,7 +6,7 @@ published MP3 unless a name says otherwise.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -265,3 +265,34 @@ class Pairing(Strict):
     transcript_sha256: str
     article_sha256: str
     warnings: list[str] = Field(default_factory=list)
+
+
+class ImportedFile(Strict):
+    """A recording `diptych import` put in the inbox, and the episode it became."""
+
+    slug: str
+    recording: str  # its path in the imported folder
+    original_date: date
+
+
+class ImportLedger(Strict):
+    """output/.diptych/imports.json: what was imported, by recording (name:size:mtime_ns)."""
+
+    schema_version: int = 1
+    files: dict[str, ImportedFile] = Field(default_factory=dict)
+
+
+class BatchEpisode(Strict):
+    slug: str
+    original_date: date  # the episode's original date
+    audio_s: float | None = None  # the recording's duration (None: unreadable; its drop says why)
+
+
+class Batch(Strict):
+    """output/.diptych/batches/<id>.json: one import, for its progress and the time left."""
+
+    schema_version: int = 1
+    id: str
+    source: str  # the imported folder
+    created_at: datetime
+    episodes: list[BatchEpisode]

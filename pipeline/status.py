@@ -4,14 +4,15 @@ review summary in Prefect show."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, datetime
+from enum import StrEnum
 
 from pipeline import episodes
 from pipeline.config import ReviewSettings
 from pipeline.errors import DiptychError
 from pipeline.inbox import inbox_notes
 from pipeline.layout import ProjectLayout
-from pipeline.models import EpisodeRecord, EpisodeState, Pairing, Transcript, format_clock
+from pipeline.models import Batch, EpisodeRecord, EpisodeState, Pairing, Transcript, format_clock
 from pipeline.store import read_model_or_none
 
 LOW_CONFIDENCE = ReviewSettings().low_confidence
@@ -139,3 +140,57 @@ def status_rows(project: ProjectLayout, *, low_confidence: float = LOW_CONFIDENC
             to_check=None, shares=None, warnings=(note.reason,) if waiting else (), note="",
         ))
     return rows
+
+
+class BatchState(StrEnum):
+    done = "done"  # waiting for review, approved or published
+    running = "running"  # claimed and part-way through the stages
+    waiting = "waiting"  # in the inbox or just claimed
+    failed = "failed"
+
+
+DONE_STATES = {EpisodeState.awaiting_review, EpisodeState.changes_requested, EpisodeState.approved,
+               EpisodeState.published}
+WAITING_STATES = {EpisodeState.received}
+
+
+@dataclass(frozen=True)
+class BatchProgress:
+    batch_id: str
+    counts: dict[str, int]  # BatchState → episodes
+    total: int
+    eta_s: float | None  # None until one episode is done
+
+    def describe(self) -> str:
+        parts = ", ".join(f"{self.counts[s]} {s}" for s in BatchState)
+        eta = f"; about {format_clock(self.eta_s)} left" if self.eta_s is not None else ""
+        return f"batch {self.batch_id}: {self.counts[BatchState.done]} of {self.total} done ({parts}){eta}"
+
+
+def _batch_state(project: ProjectLayout, slug: str) -> BatchState:
+    layout = project.episode(slug)
+    if not layout.state_json.exists():
+        return BatchState.waiting
+    state = episodes.load_record(layout).state
+    if state in DONE_STATES:
+        return BatchState.done
+    if state is EpisodeState.failed:
+        return BatchState.failed
+    return BatchState.waiting if state in WAITING_STATES else BatchState.running
+
+
+def batch_progress(project: ProjectLayout, *, now: datetime | None = None) -> BatchProgress | None:
+    """The latest import's progress; the time left from the audio done so far since it began."""
+    batches = sorted(project.batches_dir.glob("*.json")) if project.batches_dir.is_dir() else []
+    batch = read_model_or_none(batches[-1], Batch) if batches else None
+    if batch is None:
+        return None
+    states = {e.slug: _batch_state(project, e.slug) for e in batch.episodes}
+    counts = {s: sum(1 for v in states.values() if v is s) for s in BatchState}
+    done_s = sum(e.audio_s or 0.0 for e in batch.episodes if states[e.slug] is BatchState.done)
+    left_s = sum(e.audio_s or 0.0 for e in batch.episodes if states[e.slug] in (BatchState.running,
+                                                                                 BatchState.waiting))
+    elapsed_s = ((now or datetime.now(UTC)) - batch.created_at).total_seconds()
+    eta_s = left_s * elapsed_s / done_s if done_s > 0 and elapsed_s > 0 else None
+    return BatchProgress(batch_id=batch.id, counts={str(k): v for k, v in counts.items()},
+                         total=len(batch.episodes), eta_s=eta_s)

@@ -4,11 +4,13 @@ trimmed, ID3 tags), the 16 kHz mono `audio/speech-16k.wav` that transcription re
 `audio/loudness.json` with what was measured before and after.
 """
 
+from pipeline.audio.decode import probe_audio
 from pipeline.audio.encode import Id3Tags
 from pipeline.audio.normalize import normalize_audio, write_tags
 
 __all__ = [
     "Id3Tags",
     "normalize_audio",
+    "probe_audio",
     "write_tags",
 ]

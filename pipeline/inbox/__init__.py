@@ -4,13 +4,22 @@ moved into `source/` and a `received` record, and, for the always-on mode, a wat
 new drops and state changes.
 """
 
+from pipeline.inbox.catalogue import CatalogueEntry, ImportReport, find_catalogue, import_catalogue
 from pipeline.inbox.claim import claim_drops, pending_drops, slugify
 from pipeline.inbox.drops import find_drops
 from pipeline.inbox.plan import InboxNote, inbox_notes
 from pipeline.inbox.watcher import EpisodeWatch, InboxWatch, describe_event, inbox_fingerprint, unfinished
+from pipeline.inbox.wxr import WxrPost, WxrReport, read_wxr
 
 __all__ = [
+    "CatalogueEntry",
+    "ImportReport",
+    "WxrPost",
+    "WxrReport",
     "claim_drops",
+    "find_catalogue",
+    "import_catalogue",
+    "read_wxr",
     "describe_event",
     "EpisodeWatch",
     "find_drops",
