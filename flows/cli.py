@@ -15,6 +15,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import FrameType
 
+from flows.cli_pools import add_pool_commands
 from pipeline import __version__
 from pipeline.config import Settings, check_show_settings, load_settings
 from pipeline.errors import DiptychError
@@ -191,7 +192,8 @@ def cmd_up(args: argparse.Namespace, project: ProjectLayout, settings: Settings)
     project.inbox.mkdir(parents=True, exist_ok=True)
     project.episodes_dir.mkdir(parents=True, exist_ok=True)
     options = UpOptions(prefect_port=args.prefect_port or settings.up.prefect_port,
-                        review_port=args.review_port or settings.review.port)
+                        review_port=args.review_port or settings.review.port,
+                        database=args.database or settings.up.database)
 
     def emit(line: str) -> None:
         _out(line)
@@ -351,6 +353,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--prefect-port", type=int, metavar="N",
                    help="Prefect server and UI (default: up.prefect_port, 4200)")
     p.add_argument("--review-port", type=int, metavar="N", help="review page (default: review.port, 8765)")
+    p.add_argument("--database", metavar="URL",
+                   help="the server on PostgreSQL (postgresql+asyncpg://USER@HOST:PORT/DB; password in PGPASSWORD "
+                        "or ~/.pgpass), the deployments on work pools (default: up.database)")
     p = add("approve", cmd_approve, "approve an episode and publish it (says how many items were left to check)")
     p.add_argument("slug")
     p = add("reject", cmd_reject, "request changes on an episode")
@@ -369,6 +374,7 @@ def build_parser() -> argparse.ArgumentParser:
     mi = msub.add_parser("install", help="make a Whisper model available offline")
     mi.add_argument("name", nargs="?", default="base")
     msub.add_parser("list", help="the installed models")
+    add_pool_commands(add)
     return parser
 
 

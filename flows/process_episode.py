@@ -21,7 +21,8 @@ from prefect.context import TaskRunContext
 from prefect.task_runners import ThreadPoolTaskRunner
 from prefect.tasks import Task
 
-from flows.locks import machine_slot
+from flows.batch import queue_episode_runs, report_batch_progress
+from flows.limits import transcription_slot
 from flows.logs import quiet_expected_failures
 from flows.progress import TerminalProgress
 from pipeline import episodes, stages
@@ -92,7 +93,9 @@ def normalize_task(root: str, slug: str) -> StageOutcome:
 
 @task(name=Stage.transcribe, retries=1, retry_delay_seconds=5, retry_condition_fn=_retry_unless_user_error,
       cache_key_fn=_stage_cache_key(Stage.transcribe))
-def transcribe_task(root: str, slug: str, show_progress: bool = False) -> StageOutcome:
+def transcribe_task(root: str, slug: str, show_progress: bool = False, limited: bool = True) -> StageOutcome:
+    """`limited`: take one of this machine's transcription slots (flows.limits); a speech worker's
+    own --limit is the machine's limit on the work pools."""
     from pipeline.transcribe import default_models_dir
 
     project, settings = _project(root)
@@ -112,7 +115,7 @@ def transcribe_task(root: str, slug: str, show_progress: bool = False) -> StageO
             bar.update(done, eta_s)
 
     models_dir = settings.transcribe.models_dir or default_models_dir()
-    with machine_slot(Stage.transcribe, settings.transcribe.max_concurrent):
+    with transcription_slot(settings, limited=limited):
         try:
             return _failing(Stage.transcribe, root, slug, models_dir=models_dir, progress=progress)
         finally:
@@ -189,17 +192,31 @@ def review_summary(project: ProjectLayout, settings: Settings, slug: str) -> str
 
 
 @flow(name="process-episode", log_prints=False)
-def process_episode(root: str, slug: str, show_progress: bool = False) -> str:
+def process_episode(root: str, slug: str, show_progress: bool = False, on_pools: bool = False) -> str:
     """One episode as far as it can go: to awaiting_review, or (approved by a person) to published.
-    No parameter approves: the review page, 'diptych approve' and 'run --approve' do."""
+    No parameter approves: the review page, 'diptych approve' and 'run --approve' do.
+    `on_pools`: transcription is a run of its own on the speech pool, and the batch's progress is
+    reported at the end (the deployments of flows.pools set it)."""
     normalize_task(root, slug)
-    transcribe_task(root, slug, show_progress)
+    if on_pools:
+        _speech_pool().transcribe_on_speech_pool(root, slug)
+    else:
+        transcribe_task(root, slug, show_progress)
     pair_task(root, slug)
     review_task(root, slug)
     publish_task(root, slug)
     post_if_auto(root, slug)
+    if on_pools:
+        report_batch_progress(root)
     project, _ = _project(root)
     return str(episodes.load_record(project.episode(slug)).state)
+
+
+def _speech_pool() -> Any:
+    """flows.speech, imported when first needed: it imports this module's transcription task."""
+    from flows import speech
+
+    return speech
 
 
 @flow(name="publish-episode")
@@ -226,9 +243,12 @@ def episodes_to_process(project: ProjectLayout) -> list[str]:
 
 
 @flow(name="process-inbox")
-def process_inbox(root: str, show_progress: bool = False) -> dict[str, Any]:
-    """Claim the inbox, then take every episode as far as it can go, several at a time."""
+def process_inbox(root: str, show_progress: bool = False, on_pools: bool = False) -> dict[str, Any]:
+    """Claim the inbox, then take every episode as far as it can go, several at a time; or
+    (`on_pools`) queue one episode run per episode for the CPU workers, and end."""
     claimed = claim_task(root)
+    if on_pools:
+        return {"claim": claimed, "queued": queue_episode_runs(root, claimed["claimed"] + claimed["updated"])}
     project, _ = _project(root)
     slugs = episodes_to_process(project)
     futures = {slug: episode_task.submit(root, slug, show_progress) for slug in slugs}

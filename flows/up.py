@@ -21,6 +21,7 @@ from pathlib import Path
 from types import FrameType, ModuleType
 from typing import Any
 
+from flows.database import database_environment, prepare_database
 from flows.lockdown import client_environment, secret_path, server_environment
 from flows.runtime import configure_prefect
 from flows.server import HOST, PrefectServer, api_answers, require_free_port, ui_url_of
@@ -39,6 +40,7 @@ RUNNER_STOP_S = 45.0
 class UpOptions:
     prefect_port: int
     review_port: int
+    database: str | None = None  # PostgreSQL for the server, and the deployments on work pools
 
 
 class ReviewPage:
@@ -145,8 +147,10 @@ def run_up(project: ProjectLayout, settings: Settings, options: UpOptions, *, em
             # PREFECT_HOME: the project's (flows.runtime), unless the user chose another.
             home = Path(os.environ.get("PREFECT_HOME") or project.prefect_home)
             server = PrefectServer(home, port=options.prefect_port, timeout_s=settings.up.prefect_timeout_s,
-                                   environment=server_environment(project, host=HOST, port=options.prefect_port))
-            emit(f"starting the Prefect server on {HOST}:{options.prefect_port} (its log: {server.log_path})")
+                                   environment={**server_environment(project, host=HOST, port=options.prefect_port),
+                                                **database_environment(prepare_database(options.database))})
+            on = f", on {options.database}" if options.database else ""
+            emit(f"starting the Prefect server on {HOST}:{options.prefect_port}{on} (its log: {server.log_path})")
             server.start()
             api_url = server.api_url
             # This command, the runner's flow runs and the review page's publish runs: the secret.
@@ -154,7 +158,7 @@ def run_up(project: ProjectLayout, settings: Settings, options: UpOptions, *, em
         _prepare_environment(api_url, settings)
         serving = importlib.import_module("flows.serving")
         _quiet_logging()
-        parts["served"] = served = serving.ServedDeployments(project, poll_s=settings.up.watch_interval_s)
+        parts["served"] = served = _deployments_for(project, settings, options, serving)
         deployments = served.start(timeout_s=settings.up.prefect_timeout_s)
 
         def on_approve(slug: str) -> None:
@@ -163,6 +167,9 @@ def run_up(project: ProjectLayout, settings: Settings, options: UpOptions, *, em
         parts["review"] = review = ReviewPage(project, settings, port=options.review_port, on_approve=on_approve)
         review.start()
         session = Session(project, settings, serving, deployments, served, review, server, api_url)
+        if options.database:
+            emit("work pools: diptych-cpu, diptych-speech: start 'diptych worker --pool cpu' and "
+                 "'diptych worker --pool speech' on the machines that see this project folder")
         _announce(session, own=bool(own_url), emit=emit)
         stop.once_running()
         parts["watcher"] = watcher = Watcher(session, emit=emit)
@@ -171,6 +178,13 @@ def run_up(project: ProjectLayout, settings: Settings, options: UpOptions, *, em
         stop.once_running()
         _shut_down(parts, server, emit=emit)
         stop.restore()
+
+
+def _deployments_for(project: ProjectLayout, settings: Settings, options: UpOptions, serving: ModuleType) -> Any:
+    """Served by this process (one machine), or, with a database, on the work pools (flows.pools)."""
+    if options.database is None:
+        return serving.ServedDeployments(project, poll_s=settings.up.watch_interval_s)
+    return importlib.import_module("flows.pools").PooledDeployments(project, settings)
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,285 @@
+"""Beyond one machine, for real: PostgreSQL (a throwaway cluster), `diptych up --database`, two
+"machines" (each a folder of its own with its own PREFECT_HOME, running a CPU worker and a speech
+worker as separate processes), six short real episodes (three dropped in the inbox, three imported
+from a WordPress export), a speech worker killed with kill -9 while it transcribes.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import feedparser
+import pytest
+
+from pipeline import episodes
+from pipeline.store import sha256_file
+from pipeline.transcribe.model_cache import default_models_dir, install_model
+from tests.flows.postgres import PostgresCluster, free_port, start_cluster
+
+pytestmark = pytest.mark.integration
+
+CONFIG = """
+[show]
+title = "Back catalogue"
+author = "Eric"
+owner_email = "eric@example.org"
+language = "en"
+base_url = "https://example.org/podcast/"
+
+[run]
+settle_s = 0.5
+
+[review]
+required = false  # the show publishes without review: each episode ends published
+
+[workers]
+heartbeat_s = 30
+crash_after_s = 75
+"""
+# The clips loud enough to be speech for the normalize stage (the others are under -60 LUFS).
+DROPPED = ["fleurs-en-000", "fleurs-en-001", "fleurs-fr-002"]
+POSTED = ["fleurs-fr-001", "fleurs-fr-003", "fleurs-fr-004"]
+WXR_ITEM = """
+  <item>
+    <title>{title}</title>
+    <pubDate>Mon, 0{n} Mar 2021 08:00:00 +0000</pubDate>
+    <content:encoded><![CDATA[<p>{text}</p>
+[audio ogg="https://blog.example.org/wp-content/uploads/2021/03/{name}.ogg"][/audio]]]></content:encoded>
+    <wp:post_name>{slug}</wp:post_name>
+    <wp:post_date>2021-03-0{n} 09:00:00</wp:post_date>
+    <wp:status>publish</wp:status>
+    <wp:post_type>post</wp:post_type>
+  </item>"""
+
+
+def wxr(speech: Path) -> str:
+    items = "".join(
+        WXR_ITEM.format(title=f"Épisode {n}", n=n, slug=f"episode-{n}", name=name,
+                        text=(speech / f"{name}.txt").read_text(encoding="utf-8").strip())
+        for n, name in enumerate(POSTED, start=1)
+    )
+    return ('<?xml version="1.0" encoding="UTF-8"?>\n<rss version="2.0" '
+            'xmlns:content="http://purl.org/rss/1.0/modules/content/" '
+            'xmlns:wp="http://wordpress.org/export/1.2/">\n<channel><title>Blog</title>'
+            f"{items}\n</channel></rss>\n")
+
+
+@dataclass
+class Cluster:
+    root: Path
+    api_url: str
+    env: dict[str, str]
+    up: subprocess.Popen[str]
+    workers: dict[str, subprocess.Popen[str]] = field(default_factory=dict)
+    logs: dict[str, Path] = field(default_factory=dict)
+
+    def diptych(self, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "flows", "--root", str(self.root), *args],
+                              capture_output=True, text=True, timeout=timeout, env=self.env)
+
+    def start_worker(self, machine: Path, pool: str) -> None:
+        name = f"{machine.name}-{pool}"
+        machine.mkdir(exist_ok=True)
+        log = machine / f"{pool}.log"
+        env = {**self.env, "PREFECT_HOME": str(machine / "prefect")}
+        self.workers[name] = subprocess.Popen(
+            [sys.executable, "-m", "flows", "--root", str(self.root), "worker", "--pool", pool, "--limit", "1"],
+            cwd=machine, env=env, stdout=log.open("w"), stderr=subprocess.STDOUT, text=True,
+            start_new_session=True,
+        )
+        self.logs[name] = log
+
+    def runs_by_worker(self) -> dict[str, set[str]]:
+        """Flow-run ids each worker submitted, from its own log."""
+        pattern = re.compile(r"submitting flow run '([0-9a-f-]{36})'")
+        return {name: set(pattern.findall(log.read_text(errors="replace"))) for name, log in self.logs.items()}
+
+    def all_logs(self) -> str:
+        return "\n".join(f"== {n}\n{p.read_text(errors='replace')[-3000:]}" for n, p in self.logs.items())
+
+
+def _wait(check, timeout_s: float, what: str, cluster: Cluster):
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if value := check():
+            return value
+        time.sleep(2)
+    pytest.fail(f"{what} not within {timeout_s:.0f} s\n{cluster.all_logs()}")
+
+
+@pytest.fixture(scope="module")
+def models_dir() -> Path:
+    folder = default_models_dir()
+    install_model("base", folder)
+    return folder
+
+
+@pytest.fixture(scope="module")
+def postgres(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PostgresCluster]:
+    cluster = start_cluster(tmp_path_factory.mktemp("postgres") / "cluster")
+    yield cluster
+    cluster.stop()
+
+
+def test_wrong_or_unreachable_database_is_one_line(project, postgres):
+    run = lambda url: subprocess.run(  # noqa: E731
+        [sys.executable, "-m", "flows", "--root", str(project.root), "up", "--database", url,
+         "--prefect-port", str(free_port()), "--review-port", str(free_port())],
+        capture_output=True, text=True, timeout=120, env={**os.environ, "PGPASSWORD": postgres.password})
+    wrong = run("mysql://diptych@127.0.0.1/prefect")
+    assert wrong.returncode != 0
+    assert wrong.stderr.strip().count("\n") == 0 and "postgresql+asyncpg://" in wrong.stderr
+    down = run(f"postgresql+asyncpg://diptych@127.0.0.1:{free_port()}/prefect")
+    assert down.returncode != 0
+    assert down.stderr.strip().count("\n") == 0 and "cannot be reached" in down.stderr
+
+
+def test_worker_refuses_a_missing_project_folder(tmp_path):
+    done = subprocess.run([sys.executable, "-m", "flows", "--root", str(tmp_path / "not-mounted"), "worker",
+                           "--pool", "speech"], capture_output=True, text=True, timeout=60)
+    assert done.returncode != 0
+    assert done.stderr.strip().count("\n") == 0 and "not-mounted" in done.stderr and "mount" in done.stderr
+
+
+@pytest.fixture
+def cluster(project, postgres, models_dir, tmp_path) -> Iterator[Cluster]:
+    (project.root / "diptych.toml").write_text(CONFIG, encoding="utf-8")
+    port = free_port()
+    env = {**os.environ, "PGPASSWORD": postgres.password, "PYTHONUNBUFFERED": "1"}
+    env.pop("PREFECT_API_URL", None)
+    up = subprocess.Popen(
+        [sys.executable, "-m", "flows", "--root", str(project.root), "up", "--database", postgres.url,
+         "--prefect-port", str(port), "--review-port", str(free_port())],
+        env=env, stdout=(tmp_path / "up.log").open("w"), stderr=subprocess.STDOUT, text=True,
+        start_new_session=True,
+    )
+    api_url = f"http://127.0.0.1:{port}/api"
+    c = Cluster(root=project.root, api_url=api_url, env={**env, "PREFECT_API_URL": api_url}, up=up,
+                logs={"up": tmp_path / "up.log"})
+    try:
+        _wait(lambda: "watching the inbox" in (tmp_path / "up.log").read_text(), 240, "diptych up ready", c)
+        for machine in ("machine-a", "machine-b"):
+            for pool in ("cpu", "speech"):
+                c.start_worker(tmp_path / machine, pool)
+        yield c
+    finally:
+        for proc in [*c.workers.values(), up]:
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGTERM)
+        for proc in [*c.workers.values(), up]:
+            try:
+                proc.wait(60)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+
+
+def _runs(cluster: Cluster, **flow_run_filter: object) -> list[dict]:
+    import httpx
+
+    body = {"flow_runs": flow_run_filter, "limit": 200}
+    response = httpx.post(f"{cluster.api_url}/flow_runs/filter", json=body, timeout=30)
+    response.raise_for_status()
+    return list(response.json())
+
+
+def _deployment_id(cluster: Cluster, flow: str) -> str:
+    import httpx
+
+    response = httpx.get(f"{cluster.api_url}/deployments/name/{flow}/project", timeout=30)
+    response.raise_for_status()
+    return str(response.json()["id"])
+
+
+def _transcribing_on(cluster: Cluster, worker: str) -> dict | None:
+    """A transcription run that `worker` took and that is running now."""
+    ids = cluster.runs_by_worker()[worker]
+    if not ids:
+        return None
+    running = _runs(cluster, id={"any_": sorted(ids)}, state={"type": {"any_": ["RUNNING"]}},
+                    deployment_id={"any_": [_deployment_id(cluster, "transcribe-episode")]})
+    return next((r for r in running if r["infrastructure_pid"]), None)
+
+
+def _place_drops(inbox: Path, speech: Path) -> None:
+    for name in DROPPED:
+        text = (speech / f"{name}.txt").read_text(encoding="utf-8").strip()
+        (inbox / f"{name}.md").write_text(f"---\ntitle: {name}\nlanguage: en\n---\n\n# {name}\n\n{text}\n",
+                                          encoding="utf-8")
+        (inbox / f"{name}.ogg").write_bytes((speech / f"{name}.ogg").read_bytes())
+
+
+def _catalogue(folder: Path, speech: Path) -> dict[Path, str]:
+    uploads = folder / "uploads" / "2021" / "03"
+    uploads.mkdir(parents=True)
+    for name in POSTED:
+        (uploads / f"{name}.ogg").write_bytes((speech / f"{name}.ogg").read_bytes())
+    (folder / "blog.WordPress.2024-01-01.xml").write_text(wxr(speech), encoding="utf-8")
+    return {p: sha256_file(p) for p in folder.rglob("*") if p.is_file()}
+
+
+def _all_published(root: Path) -> list[episodes.EpisodeRecord] | None:
+    records = episodes.all_records(episodes_project(root))
+    failed = [r for r in records if str(r.state) == "failed"]
+    if failed:
+        pytest.fail(f"{failed[0].slug} failed: {failed[0].error}")
+    done = [r for r in records if str(r.state) == "published"]
+    return done if len(done) == 6 else None
+
+
+def episodes_project(root: Path):
+    from pipeline.layout import ProjectLayout
+
+    return ProjectLayout(root=root)
+
+
+def test_six_episodes_on_two_machines_survive_a_killed_speech_worker(cluster, speech, tmp_path):
+    _place_drops(cluster.root / "inbox", speech)
+    originals = _catalogue(tmp_path / "catalogue", speech)
+    imported = cluster.diptych("import", str(tmp_path / "catalogue"))
+    assert imported.returncode == 0, imported.stderr
+    assert "3 episodes queued" in imported.stdout, imported.stdout
+    again = cluster.diptych("import", str(tmp_path / "catalogue"))
+    assert again.returncode == 0 and "0 episodes queued" in again.stdout and "3 already imported" in again.stdout
+
+    # A machine lost while it transcribes: its speech worker and the run it started, kill -9.
+    victim = _wait(lambda: _transcribing_on(cluster, "machine-b-speech"), 420, "a transcription on machine b", cluster)
+    pid = int(str(victim["infrastructure_pid"]).rsplit(":", 1)[-1])
+    os.kill(pid, signal.SIGKILL)
+    os.killpg(cluster.workers["machine-b-speech"].pid, signal.SIGKILL)
+    killed_slug = victim["parameters"]["slug"]
+
+    published = _wait(lambda: _all_published(cluster.root), 900, "six published episodes", cluster)
+    assert {r.slug for r in published} == {*DROPPED, "episode-1", "episode-2", "episode-3"}
+    for record in published:  # each stage ran once: one transcript, one publication
+        states = [str(t.state) for t in record.history]
+        assert states.count("transcribed") == 1 and states.count("published") == 1, (record.slug, states)
+
+    by_slug: dict[str, list[str]] = {}
+    for run in _runs(cluster, deployment_id={"any_": [_deployment_id(cluster, "transcribe-episode")]}):
+        by_slug.setdefault(run["parameters"]["slug"], []).append(run["state_type"])
+    assert by_slug[killed_slug].count("CRASHED") >= 1, by_slug
+    assert all(states.count("COMPLETED") == 1 for states in by_slug.values()), by_slug
+
+    work = cluster.runs_by_worker()
+    assert work["machine-a-cpu"] and work["machine-b-cpu"], work
+    assert work["machine-a-speech"] and work["machine-b-speech"], work
+
+    feed = feedparser.parse((cluster.root / "output" / "site" / "feed.xml").read_bytes())
+    guids = [e.id for e in feed.entries]
+    assert len(guids) == 6 == len(set(guids))
+    dates = {e.link.rstrip("/").rsplit("/", 1)[-1]: e.published_parsed for e in feed.entries}
+    assert [dates[f"episode-{n}"][:3] for n in (1, 2, 3)] == [(2021, 3, 1), (2021, 3, 2), (2021, 3, 3)]
+    assert {p: sha256_file(p) for p in originals} == originals  # the imported folder is untouched
+
+    status = cluster.diptych("status")
+    assert "3 of 3 done" in status.stdout and "0 failed" in status.stdout, status.stdout
+    print(json.dumps({"killed": killed_slug, "runs": {k: len(v) for k, v in work.items()}}))
