@@ -23,6 +23,7 @@ from pipeline.models import EpisodeRecord, EpisodeState
 from pipeline.status import BatchState, batch_progress
 
 EPISODE_FLOW = "process-episode"
+MAX_REQUEUES = 3  # runs of one episode that ended without completing, queued again at most
 FINISHED = {EpisodeState.awaiting_review, EpisodeState.changes_requested, EpisodeState.approved,
             EpisodeState.published}
 
@@ -49,12 +50,24 @@ def queue_episode_runs(root: str, changed: list[str]) -> list[str]:
     tags = [f"batch:{progress.batch_id.lower()}"] if progress is not None else []
     runs = []
     for record in episodes_to_queue(project, changed):
-        run = cast(FlowRun, run_deployment(
-            name, parameters={"root": root, "slug": record.slug}, timeout=0, as_subflow=False,
-            idempotency_key=run_key(record), tags=[*tags, f"episode:{record.slug}"], flow_run_name=record.slug,
-        ))
+        key = run_key(record)
+        run = _queue_run(name, root, record.slug, key, tags)
+        # The run for this key ended without completing while the episode is not through (its
+        # machine was lost, it was cancelled): queue it again, after that run.
+        for _ in range(MAX_REQUEUES):
+            if run.state is None or not run.state.is_final() or run.state.is_completed():
+                break
+            key = f"{key}:after-{run.id}"
+            run = _queue_run(name, root, record.slug, key, tags)
         runs.append(run.name)
     return runs
+
+
+def _queue_run(name: str, root: str, slug: str, key: str, tags: list[str]) -> FlowRun:
+    return cast(FlowRun, run_deployment(
+        name, parameters={"root": root, "slug": slug}, timeout=0, as_subflow=False,
+        idempotency_key=key, tags=[*tags, f"episode:{slug}"], flow_run_name=slug,
+    ))
 
 
 @task(name="batch progress")
