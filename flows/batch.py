@@ -93,17 +93,12 @@ def start_processing_run(project: ProjectLayout, settings: Settings) -> str:
     from prefect.client.orchestration import get_client
     from prefect.exceptions import ObjectNotFound
 
-    from flows.lockdown import client_environment
     from flows.server import api_answers
     from flows.serving import deployment_name
 
     api_url = os.environ.get("PREFECT_API_URL") or f"http://127.0.0.1:{settings.up.prefect_port}/api"
     if not api_answers(api_url):
         return "no Prefect server answers: 'diptych up' processes them when it starts (or 'diptych run')"
-    if os.environ.get("PREFECT_API_AUTH_STRING"):
-        os.environ["PREFECT_API_URL"] = api_url
-    else:
-        os.environ.update(client_environment(project, api_url))  # the secret of the server up locked
     name = f"process-inbox/{deployment_name(project)}"
     with get_client(sync_client=True) as client:
         try:

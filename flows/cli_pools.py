@@ -46,13 +46,26 @@ def cmd_import(args: argparse.Namespace, project: ProjectLayout, settings: Setti
         return 0
     hours = sum(e.audio_s or 0.0 for e in report.batch.episodes) / 3600
     _out(f"batch {report.batch.id}: {hours:.2f} h of audio; progress: 'diptych status' or the Prefect UI")
-    from flows.runtime import configure_prefect
-
-    configure_prefect(project)
+    _client_settings(project, settings)
     from flows.batch import start_processing_run
 
     _out(start_processing_run(project, settings))
     return 0
+
+
+def _client_settings(project: ProjectLayout, settings: Settings) -> None:
+    """Before Prefect is imported (it reads its settings then): the server to use and, for the one
+    `diptych up` locked, the project's secret (flows.lockdown)."""
+    import os
+
+    from flows.lockdown import client_environment
+    from flows.runtime import configure_prefect
+    from flows.server import api_answers
+
+    configure_prefect(project)
+    api_url = os.environ.get("PREFECT_API_URL") or f"http://127.0.0.1:{settings.up.prefect_port}/api"
+    if not os.environ.get("PREFECT_API_AUTH_STRING") and api_answers(api_url):
+        os.environ.update(client_environment(project, api_url))
 
 
 def add_pool_commands(add: Add) -> None:
