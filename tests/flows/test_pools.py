@@ -182,11 +182,17 @@ def cluster(project, postgres, models_dir, tmp_path) -> Iterator[Cluster]:
                 os.killpg(proc.pid, signal.SIGKILL)
 
 
+def _auth(cluster: Cluster) -> tuple[str, str]:
+    """The project's secret for the server `diptych up` locked (basic authentication)."""
+    user, _, password = (cluster.root / "output" / ".diptych" / "prefect-secret").read_text().strip().partition(":")
+    return user, password
+
+
 def _runs(cluster: Cluster, **flow_run_filter: object) -> list[dict]:
     import httpx
 
     body = {"flow_runs": flow_run_filter, "limit": 200}
-    response = httpx.post(f"{cluster.api_url}/flow_runs/filter", json=body, timeout=30)
+    response = httpx.post(f"{cluster.api_url}/flow_runs/filter", json=body, timeout=30, auth=_auth(cluster))
     response.raise_for_status()
     return list(response.json())
 
@@ -194,7 +200,7 @@ def _runs(cluster: Cluster, **flow_run_filter: object) -> list[dict]:
 def _deployment_id(cluster: Cluster, flow: str) -> str:
     import httpx
 
-    response = httpx.get(f"{cluster.api_url}/deployments/name/{flow}/project", timeout=30)
+    response = httpx.get(f"{cluster.api_url}/deployments/name/{flow}/project", timeout=30, auth=_auth(cluster))
     response.raise_for_status()
     return str(response.json()["id"])
 
