@@ -13,6 +13,7 @@ import signal
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -192,7 +193,13 @@ def _runs(cluster: Cluster, **flow_run_filter: object) -> list[dict]:
     import httpx
 
     body = {"flow_runs": flow_run_filter, "limit": 200}
-    response = httpx.post(f"{cluster.api_url}/flow_runs/filter", json=body, timeout=30, auth=_auth(cluster))
+    # The locked server wants a CSRF token with a POST, as Prefect's own client sends it.
+    client = str(uuid.uuid4())
+    token = httpx.get(f"{cluster.api_url}/csrf-token", params={"client": client}, timeout=30, auth=_auth(cluster))
+    token.raise_for_status()
+    headers = {"Prefect-Csrf-Token": token.json()["token"], "Prefect-Csrf-Client": client}
+    response = httpx.post(f"{cluster.api_url}/flow_runs/filter", json=body, timeout=30, auth=_auth(cluster),
+                          headers=headers)
     response.raise_for_status()
     return list(response.json())
 
