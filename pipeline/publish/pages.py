@@ -331,7 +331,7 @@ def page_segments(transcript: Transcript, *, default_speaker: str | None) -> tup
     return tuple(out)
 
 
-def _group_lists(flow: Sequence[PageBlock | PageAside]) -> list[tuple[str, object]]:
+def group_lists(flow: Sequence[PageBlock | PageAside]) -> list[tuple[str, object]]:
     """Consecutive list items make one run of lists (nested as written); everything else stands alone."""
     grouped: list[tuple[str, object]] = []
     run: list[tuple[PageBlock, ListPlace | None]] = []
@@ -349,7 +349,8 @@ def _group_lists(flow: Sequence[PageBlock | PageAside]) -> list[tuple[str, objec
 
 
 @cache
-def _environment() -> jinja2.Environment:
+def template_environment() -> jinja2.Environment:
+    """The templates of publish/templates/ with their filters: the site's pages and the WordPress post."""
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(TEMPLATES),
         autoescape=True,
@@ -362,8 +363,14 @@ def _environment() -> jinja2.Environment:
     env.filters["duration"] = format_duration
     env.filters["safe_html"] = lambda html: Markup(html)  # only ever given sanitize_html() output
     env.filters["strip_li_end"] = _strip_li_end
+    env.filters["strip_p_end"] = _strip_p_end
     env.filters["secs"] = lambda s: f"{s:.2f}"
     return env
+
+
+def _strip_p_end(html: str) -> Markup:
+    """A sanitized paragraph without its closing tag, so that its "▶" link ends the paragraph."""
+    return Markup(html.rstrip().removesuffix("</p>"))  # only ever given sanitize_html() output
 
 
 def _strip_li_end(html: str) -> Markup:
@@ -375,12 +382,12 @@ def _strip_li_end(html: str) -> Markup:
 def render_episode_page(page: EpisodePage, *, template: str = "episode.html") -> str:
     """The episode's page (`episode.html`) or its embeddable player (`embed.html`)."""
     return (
-        _environment()
+        template_environment()
         .get_template(template)
         .render(
             page=page,
             t=ui_strings(page.language),
-            parts=_group_lists(page.flow),
+            parts=group_lists(page.flow),
             date_text=format_date(page.published, page.language),
             mp3=f"{page.slug}.mp3",
         )
@@ -390,7 +397,7 @@ def render_episode_page(page: EpisodePage, *, template: str = "episode.html") ->
 def render_home_page(home: HomePage) -> str:
     entries = [(e, format_date(e.published, home.language)) for e in home.entries]
     return (
-        _environment()
+        template_environment()
         .get_template("home.html")
         .render(home=home, t=ui_strings(home.language), entries=entries)
     )

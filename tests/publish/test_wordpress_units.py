@@ -12,7 +12,7 @@ from pydantic import SecretStr
 from pipeline.config import Settings, load_settings
 from pipeline.errors import ConfigError
 from pipeline.publish.chapters import ChapterMark
-from pipeline.publish.pages import PageAside, PageBlock, PageSegment
+from pipeline.publish.pages import PageAside, PageBlock, PageSegment, mark_same_starts
 from pipeline.publish.wordpress import PASSWORD_ENV, read_password
 from pipeline.publish.wordpress.client import Credentials, WordPressClient
 from pipeline.publish.wordpress.content import PostContent, render_post_content
@@ -101,6 +101,18 @@ def test_each_told_passage_links_to_its_time_in_the_audio() -> None:
     assert f'<a class="diptych-seek" href="{MP3}#t=61.50" data-start="61.50">1:01 Le mois</a>' in html
     assert '<details class="diptych-transcript">' in html and "<strong>Ana:</strong> Bonjour." in html
     assert "<script" not in html
+
+
+def test_a_spoken_heading_and_the_passage_it_opens_have_one_link_as_on_the_site() -> None:
+    flow = mark_same_starts([
+        PageBlock('<h2 id="h">Le mois</h2>', "h", "heading", 12.0, 13.5),
+        PageBlock('<p id="p-1">Le mois fut bon.</p>', "p-1", "paragraph", 12.4, 20.0),
+        PageBlock('<ul><li id="li-1">Un atelier.</li></ul>', "li-1", "list_item", 21.0, 24.0),
+    ])
+    html = render_post_content(_post(flow=tuple(flow)))
+    assert html.count('class="diptych-play"') == 2  # the heading's and the list item's
+    assert f'href="{MP3}#t=12.00"' in html and "#t=12.40" not in html
+    assert '<p id="p-1">Le mois fut bon.</p>' in html and f'href="{MP3}#t=21.00"' in html
 
 
 def test_the_media_have_names_of_their_own_episode(tmp_path: Path) -> None:

@@ -12,17 +12,11 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from functools import cache
-from pathlib import Path
-
-import jinja2
-from markupsafe import Markup
 
 from pipeline.publish import pages
 from pipeline.publish.chapters import ChapterMark
 from pipeline.publish.pages import PageAside, PageBlock, PageSegment
 
-TEMPLATES = Path(__file__).parents[1] / "templates"
 TEMPLATE = "wordpress-post.html"
 # The theme knows nothing of diptych's classes: an aside is set apart by the one style kses allows.
 ASIDE_STYLE = "border-left: 4px solid currentColor; padding-left: 1em"
@@ -39,32 +33,6 @@ class PostContent:
     captions_url: str | None = None
     downloads: tuple[tuple[str, str], ...] = field(default_factory=tuple)  # (label, url)
     images: dict[str, str] = field(default_factory=dict)  # src on the site → the picture's blog URL
-
-
-@cache
-def _environment() -> jinja2.Environment:
-    env = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(TEMPLATES),
-        autoescape=True,
-        trim_blocks=True,
-        lstrip_blocks=True,
-        undefined=jinja2.StrictUndefined,
-    )
-    env.filters["clock"] = pages.format_clock
-    env.filters["secs"] = _secs
-    env.filters["safe_html"] = lambda html: Markup(html)  # only ever given sanitize_html() output
-    env.filters["strip_li_end"] = pages._strip_li_end
-    env.filters["strip_p_end"] = _strip_p_end
-    return env
-
-
-def _strip_p_end(html: str) -> Markup:
-    """A sanitized paragraph without its closing tag, so that its "▶" link ends the paragraph."""
-    return Markup(html.rstrip().removesuffix("</p>"))  # only ever given sanitize_html() output
-
-
-def _secs(seconds: float) -> str:
-    return f"{seconds:.2f}"
 
 
 _SRC = re.compile(r'(<img\b[^>]*?\bsrc=")([^"]*)(")')
@@ -87,17 +55,17 @@ def render_post_content(post: PostContent) -> str:
     """The post's HTML, as stored in WordPress (one Custom HTML block)."""
     flow = [_placed(p, post.images) for p in post.flow]
     html = (
-        _environment()
+        pages.template_environment()
         .get_template(TEMPLATE)
         .render(
             post=post,
             t=pages.ui_strings(post.language),
-            parts=pages._group_lists(flow),
+            parts=pages.group_lists(flow),
             mp3=post.mp3_url,
             aside_style=ASIDE_STYLE,
         )
     )
-    return html.replace("[", "&#91;")
+    return html.removesuffix("\n").replace("[", "&#91;")
 
 
 def downloads(language: str, urls: dict[str, str]) -> tuple[tuple[str, str], ...]:
