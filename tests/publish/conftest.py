@@ -27,9 +27,8 @@ def real_audio(speech: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[s
     }
 
 
-@pytest.fixture(scope="session")
-def whisper_en(real_audio: dict[str, RealAudio]) -> Transcript:
-    """The English recording transcribed by the real Whisper base model (faster-whisper engine)."""
+def _faster_whisper_transcript(audio: Path, language: str) -> Transcript:
+    """`audio` transcribed by the real Whisper base model (faster-whisper engine), model installed here."""
     from pipeline.config import TranscribeSettings
     from pipeline.store import sha256_file
     from pipeline.transcribe.model_cache import default_models_dir, install_model
@@ -37,6 +36,17 @@ def whisper_en(real_audio: dict[str, RealAudio]) -> Transcript:
 
     models_dir = default_models_dir()
     install_model("base", models_dir)
-    audio = real_audio["en"].path
-    settings = TranscribeSettings(engine="faster-whisper", language="en")
+    settings = TranscribeSettings(engine="faster-whisper", language=language)
     return transcribe_audio(audio, settings=settings, models_dir=models_dir, audio_sha256=sha256_file(audio))
+
+
+@pytest.fixture(scope="session")
+def whisper_en(real_audio: dict[str, RealAudio]) -> Transcript:
+    """The English recording (UDHR preamble, 2:29) transcribed by the real Whisper base model."""
+    return _faster_whisper_transcript(real_audio["en"].path, "en")
+
+
+@pytest.fixture(scope="session")
+def whisper_fr(real_audio: dict[str, RealAudio]) -> Transcript:
+    """The French recording (ej-fra, 34 s) transcribed by the real Whisper base model."""
+    return _faster_whisper_transcript(real_audio["fr"].path, "fr")

@@ -25,21 +25,6 @@ ARTIFACT = re.compile(r"\w\s+['’]\w|\w\s+-\w")
 SPEAKER = "Éric Joanis"
 
 
-@pytest.fixture(scope="session")
-def whisper_fr(real_audio: dict[str, RealAudio]) -> Transcript:
-    """The French recording (ej-fra, 34 s) transcribed by the real Whisper base model."""
-    from pipeline.config import TranscribeSettings
-    from pipeline.store import sha256_file
-    from pipeline.transcribe.model_cache import default_models_dir, install_model
-    from pipeline.transcribe.stage import transcribe_audio
-
-    models_dir = default_models_dir()
-    install_model("base", models_dir)
-    audio = real_audio["fr"].path
-    settings = TranscribeSettings(engine="faster-whisper", language="fr")
-    return transcribe_audio(audio, settings=settings, models_dir=models_dir, audio_sha256=sha256_file(audio))
-
-
 class _Text(HTMLParser):
     """The text inside the elements matching `keep` (tag, class), one string per element."""
 
