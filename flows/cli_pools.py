@@ -3,19 +3,15 @@
 from __future__ import annotations
 
 import argparse
-import sys
 from collections.abc import Callable
 from pathlib import Path
 
+from flows.logs import out as _out
 from pipeline.config import Settings
 from pipeline.errors import DiptychError
 from pipeline.layout import ProjectLayout
 
 Add = Callable[[str, Callable[..., int], str], argparse.ArgumentParser]
-
-
-def _out(text: str = "") -> None:
-    sys.stdout.write(text + "\n")
 
 
 def cmd_worker(args: argparse.Namespace, project: ProjectLayout, settings: Settings) -> int:

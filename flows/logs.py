@@ -12,9 +12,16 @@ from __future__ import annotations
 
 import logging
 import re
+import sys
 from functools import cache
 
 from pipeline.errors import DiptychError
+
+
+def out(text: str = "") -> None:
+    """A line of a command's output, on standard output."""
+    sys.stdout.write(text + "\n")
+
 
 RUN_LOGGERS = ("prefect.flow_runs", "prefect.task_runs")
 REPEATS = ("Encountered exception during execution", "Task run failed with exception")
