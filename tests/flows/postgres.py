@@ -60,7 +60,10 @@ class PostgresCluster:
     @property
     def url(self) -> str:
         """The address diptych takes; the password travels in PGPASSWORD."""
-        return f"postgresql+asyncpg://{USER}@127.0.0.1:{self.port}/{DATABASE}"
+        return self.url_for(DATABASE)
+
+    def url_for(self, database: str) -> str:
+        return f"postgresql+asyncpg://{USER}@127.0.0.1:{self.port}/{database}"
 
     def _as_owner(self, command: list[str]) -> list[str]:
         if os.geteuid() != 0:

@@ -62,11 +62,11 @@ WXR_ITEM = """
   </item>"""
 
 
-def wxr(speech: Path) -> str:
+def wxr(speech: Path, posted: list[str]) -> str:
     items = "".join(
         WXR_ITEM.format(title=f"Épisode {n}", n=n, slug=f"episode-{n}", name=name,
                         text=(speech / f"{name}.txt").read_text(encoding="utf-8").strip())
-        for n, name in enumerate(POSTED, start=1)
+        for n, name in enumerate(posted, start=1)
     )
     return ('<?xml version="1.0" encoding="UTF-8"?>\n<rss version="2.0" '
             'xmlns:content="http://purl.org/rss/1.0/modules/content/" '
@@ -154,33 +154,51 @@ def test_worker_refuses_a_missing_project_folder(tmp_path):
 @pytest.fixture
 def cluster(project, postgres, models_dir, tmp_path) -> Iterator[Cluster]:
     (project.root / "diptych.toml").write_text(CONFIG, encoding="utf-8")
-    port = free_port()
-    env = {**os.environ, "PGPASSWORD": postgres.password, "PYTHONUNBUFFERED": "1"}
-    env.pop("PREFECT_API_URL", None)
-    up = subprocess.Popen(
-        [sys.executable, "-m", "flows", "--root", str(project.root), "up", "--database", postgres.url,
-         "--prefect-port", str(port), "--review-port", str(free_port())],
-        env=env, stdout=(tmp_path / "up.log").open("w"), stderr=subprocess.STDOUT, text=True,
-        start_new_session=True,
-    )
-    api_url = f"http://127.0.0.1:{port}/api"
-    c = Cluster(root=project.root, api_url=api_url, env={**env, "PREFECT_API_URL": api_url}, up=up,
-                logs={"up": tmp_path / "up.log"})
+    c = _start_server(project.root, postgres.url, postgres.password, tmp_path)
     try:
-        _wait(lambda: "watching the inbox" in (tmp_path / "up.log").read_text(), 240, "diptych up ready", c)
         for machine in ("machine-a", "machine-b"):
             for pool in ("cpu", "speech"):
                 c.start_worker(tmp_path / machine, pool)
         yield c
     finally:
-        for proc in [*c.workers.values(), up]:
-            if proc.poll() is None:
-                os.killpg(proc.pid, signal.SIGTERM)
-        for proc in [*c.workers.values(), up]:
-            try:
-                proc.wait(60)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
+        _stop_all(c)
+
+
+def _start_server(root: Path, database_url: str, password: str, folder: Path) -> Cluster:
+    """`diptych up --database` for the project, once it watches the inbox."""
+    port = free_port()
+    env = {**os.environ, "PGPASSWORD": password, "PYTHONUNBUFFERED": "1"}
+    env.pop("PREFECT_API_URL", None)
+    api_url = f"http://127.0.0.1:{port}/api"
+    c = Cluster(root=root, api_url=api_url, env={**env, "PREFECT_API_URL": api_url}, up=None,  # type: ignore[arg-type]
+                logs={"up": folder / "up.log"})
+    c.up = _start_up(c, database_url, port, review_port=free_port())
+    return c
+
+
+def _start_up(c: Cluster, database_url: str, port: int, *, review_port: int) -> subprocess.Popen[str]:
+    log = c.logs["up"]
+    mark = len(log.read_text()) if log.exists() else 0
+    env = {k: v for k, v in c.env.items() if k != "PREFECT_API_URL"}
+    up = subprocess.Popen(
+        [sys.executable, "-m", "flows", "--root", str(c.root), "up", "--database", database_url,
+         "--prefect-port", str(port), "--review-port", str(review_port)],
+        env=env, stdout=log.open("a"), stderr=subprocess.STDOUT, text=True, start_new_session=True,
+    )
+    c.up = up
+    _wait(lambda: "watching the inbox" in log.read_text()[mark:], 240, "diptych up ready", c)
+    return up
+
+
+def _stop_all(c: Cluster) -> None:
+    for proc in [*c.workers.values(), c.up]:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGTERM)
+    for proc in [*c.workers.values(), c.up]:
+        try:
+            proc.wait(60)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
 
 
 def _auth(cluster: Cluster) -> tuple[str, str]:
@@ -230,22 +248,22 @@ def _place_drops(inbox: Path, speech: Path) -> None:
         (inbox / f"{name}.ogg").write_bytes((speech / f"{name}.ogg").read_bytes())
 
 
-def _catalogue(folder: Path, speech: Path) -> dict[Path, str]:
+def _catalogue(folder: Path, speech: Path, posted: list[str] = POSTED) -> dict[Path, str]:
     uploads = folder / "uploads" / "2021" / "03"
     uploads.mkdir(parents=True)
-    for name in POSTED:
+    for name in posted:
         (uploads / f"{name}.ogg").write_bytes((speech / f"{name}.ogg").read_bytes())
-    (folder / "blog.WordPress.2024-01-01.xml").write_text(wxr(speech), encoding="utf-8")
+    (folder / "blog.WordPress.2024-01-01.xml").write_text(wxr(speech, posted), encoding="utf-8")
     return {p: sha256_file(p) for p in folder.rglob("*") if p.is_file()}
 
 
-def _all_published(root: Path) -> list[episodes.EpisodeRecord] | None:
+def _all_published(root: Path, count: int = 6) -> list[episodes.EpisodeRecord] | None:
     records = episodes.all_records(episodes_project(root))
     failed = [r for r in records if str(r.state) == "failed"]
     if failed:
         pytest.fail(f"{failed[0].slug} failed: {failed[0].error}")
     done = [r for r in records if str(r.state) == "published"]
-    return done if len(done) == 6 else None
+    return done if len(done) == count else None
 
 
 def episodes_project(root: Path):
@@ -296,3 +314,41 @@ def test_six_episodes_on_two_machines_survive_a_killed_speech_worker(cluster, sp
     status = cluster.diptych("status")
     assert "3 of 3 done" in status.stdout and "0 failed" in status.stdout, status.stdout
     print(json.dumps({"killed": killed_slug, "runs": {k: len(v) for k, v in work.items()}}))
+
+
+def test_a_batch_goes_on_when_the_server_restarts(project, postgres, models_dir, speech, tmp_path):
+    """`diptych up` (and its Prefect server) stopped mid-batch and started again on the same database
+    and port: the queued and running episodes go on, each published once."""
+    (project.root / "diptych.toml").write_text(CONFIG, encoding="utf-8")
+    postgres.create_database("restart")
+    c = _start_server(project.root, postgres.url_for("restart"), postgres.password, tmp_path)
+    port = int(c.api_url.rsplit(":", 1)[1].split("/")[0])
+    try:
+        for pool in ("cpu", "speech"):
+            c.start_worker(tmp_path / "machine", pool)
+        _catalogue(tmp_path / "catalogue", speech, POSTED[:2])
+        imported = c.diptych("import", str(tmp_path / "catalogue"))
+        assert imported.returncode == 0 and "2 episodes queued" in imported.stdout, imported.stdout + imported.stderr
+
+        def first_published() -> bool:
+            return any(str(r.state) == "published" for r in episodes.all_records(episodes_project(c.root)))
+
+        _wait(first_published, 600, "a first published episode", c)
+        os.killpg(c.up.pid, signal.SIGTERM)
+        assert c.up.wait(120) == 0, c.all_logs()
+        left = [r.slug for r in episodes.all_records(episodes_project(c.root)) if str(r.state) != "published"]
+        assert left, "the batch ended before the server stopped: nothing to go on with"
+        time.sleep(5)
+        _start_up(c, postgres.url_for("restart"), port, review_port=free_port())
+
+        published = _wait(lambda: _all_published(c.root, 2), 900, "both episodes published", c)
+        for record in published:
+            states = [str(t.state) for t in record.history]
+            assert states.count("transcribed") == 1 and states.count("published") == 1, (record.slug, states)
+        guids = [e.id for e in feedparser.parse((c.root / "output" / "site" / "feed.xml").read_bytes()).entries]
+        assert len(guids) == 2 == len(set(guids))
+        status = c.diptych("status")
+        assert "2 of 2 done" in status.stdout and "0 failed" in status.stdout, status.stdout
+        print(json.dumps({"left_when_stopped": left}))
+    finally:
+        _stop_all(c)
