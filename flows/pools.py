@@ -21,7 +21,7 @@ from prefect.client.orchestration import PrefectClient, get_client
 from prefect.client.schemas.actions import WorkPoolCreate, WorkPoolUpdate
 from prefect.client.schemas.objects import StateType
 from prefect.deployments.runner import EntrypointType, RunnerDeployment
-from prefect.events.actions import ChangeFlowRunState
+from prefect.events.actions import ChangeFlowRunState, RunDeployment
 from prefect.events.schemas.automations import AutomationCore, EventTrigger, Posture
 from prefect.events.schemas.events import ResourceSpecification
 from prefect.exceptions import ObjectAlreadyExists, ObjectNotFound
@@ -81,13 +81,39 @@ async def ensure_crash_detection(client: PrefectClient, settings: Settings) -> N
         actions=[ChangeFlowRunState(state=StateType.CRASHED,
                                     message="no heartbeat: its worker or machine stopped")],
     )
-    existing = await client.read_automations_by_name(CRASH_AUTOMATION)
+    await _put_automation(client, automation)
+
+
+async def _put_automation(client: PrefectClient, automation: AutomationCore) -> None:
+    """One automation of that name, made or brought up to date."""
+    existing = await client.read_automations_by_name(automation.name)
     if existing:
         await client.update_automation(existing[0].id, automation)
         for extra in existing[1:]:
             await client.delete_automation(extra.id)
     else:
         await client.create_automation(automation)
+
+
+async def ensure_requeue_on_crash(client: PrefectClient, project: ProjectLayout, ids: dict[str, UUID]) -> None:
+    """An episode run marked Crashed (its CPU machine was lost) starts a processing run, which
+    queues that episode again on a live worker (flows.batch: at most MAX_REQUEUES times)."""
+    episode_id, inbox_id = ids[process_episode.name], ids[process_inbox.name]
+    trigger = EventTrigger(
+        expect={"prefect.flow-run.Crashed"},
+        match=ResourceSpecification({"prefect.resource.id": ["prefect.flow-run.*"]}),
+        match_related=ResourceSpecification({"prefect.resource.id": [f"prefect.deployment.{episode_id}"],
+                                             "prefect.resource.role": "deployment"}),
+        posture=Posture.Reactive,
+        threshold=1,
+        within=timedelta(0),
+    )
+    await _put_automation(client, AutomationCore(
+        name=f"diptych: queue again the crashed episode runs of {deployment_name(project)}",
+        description=f"A crashed episode run of {project.root} starts a processing run that queues it again.",
+        trigger=trigger,
+        actions=[RunDeployment(source="selected", deployment_id=inbox_id)],
+    ))
 
 
 async def _deployment(flow: Any, name: str, root: str, description: str, **options: Any) -> RunnerDeployment:
@@ -119,7 +145,9 @@ async def prepare_pools(project: ProjectLayout, settings: Settings) -> dict[str,
     async with get_client() as client:
         await ensure_work_pools(client, settings)
         await ensure_crash_detection(client, settings)
-    return await apply_deployments(project)
+        ids = await apply_deployments(project)
+        await ensure_requeue_on_crash(client, project, ids)
+    return ids
 
 
 class PooledDeployments:
