@@ -28,7 +28,7 @@ from pipeline.inbox.plan import (
     plan_claim,
     slugify,
 )
-from pipeline.inbox.take import give_back, reserve_slug, take_drop
+from pipeline.inbox.take import TakenDrop, give_back, recover_stale_claims, reserve_slug, take_drop
 from pipeline.layout import EpisodeLayout, ProjectLayout, is_valid_slug
 from pipeline.models import EpisodeRecord, EpisodeState
 from pipeline.stages import Stage
@@ -224,6 +224,8 @@ def claim_drops(project: ProjectLayout, *, settle_s: float) -> ClaimReport:
     """Claim every complete, settled drop; report the rest. One bad drop never stops the others:
     whatever goes wrong with one (any exception) is that drop's line in `errors`."""
     report = ClaimReport()
+    for path in recover_stale_claims(project):
+        report.messages.append(f"inbox/{path}: back in the inbox from a claim that was cut short")
     drops, problems = find_drops(project.inbox)
     report.errors.extend(problems)
     settled, busy = settled_drops(drops, settle_s=settle_s)
@@ -247,12 +249,24 @@ def _claim_taken(project: ProjectLayout, drop: Drop, report: ClaimReport, known:
     if taken is None:
         log.info("inbox/%s: claimed by another worker", drop.name)
         return
+    said = (len(report.messages), len(report.errors))
     try:
         claim_drop(project, taken.drop, report, known)
     except Exception as exc:
         report.errors.append(_failure_line(project, drop, exc))
     finally:
         give_back(taken)
+    # The lines name the files where the creator put them, not in the claim's folder.
+    report.messages[said[0]:] = [_as_dropped(line, taken) for line in report.messages[said[0]:]]
+    report.errors[said[1]:] = [_as_dropped(line, taken) for line in report.errors[said[1]:]]
+
+
+def _as_dropped(line: str, taken: TakenDrop) -> str:
+    inbox = taken.folder.parent.parent
+    for original, current in taken.moved.items():
+        line = line.replace(str(current), str(original))
+        line = line.replace(current.relative_to(inbox).as_posix(), original.relative_to(inbox).as_posix())
+    return line
 
 
 def pending_drops(project: ProjectLayout) -> list[Drop]:

@@ -7,19 +7,43 @@ claims only the one whose first rename succeeds has the drop; the others find th
 leave the drop alone. Slugs are reserved by creating the episode's folder, also atomic, so two
 drops with the same name never share an episode. Nothing is deleted: what a claim does not keep
 goes back where it was.
+
+Each claim's folder holds a lease (`.claim.json`: the host, the process, when it started and where
+each file came from). A claim whose process is gone (on this host), or that is older than any claim
+takes (on another host, whose machine was lost mid-claim), is given back by the next claim, so its
+files are in the inbox again and claimed as any drop.
 """
 
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
+import socket
 import uuid
 from dataclasses import dataclass, replace
+from datetime import UTC, datetime
 from pathlib import Path
 
 from pipeline.errors import DropError
 from pipeline.inbox.drops import Drop
 from pipeline.layout import ProjectLayout
+from pipeline.models import Strict
+from pipeline.store import read_model_or_none, write_model
+
+log = logging.getLogger(__name__)
+
+LEASE = ".claim.json"
+# A claim renames a few files and copies them into a workspace: seconds. One older than this on
+# another host was cut short by the loss of its machine.
+STALE_CLAIM_S = 900.0
+
+
+class ClaimLease(Strict):
+    host: str
+    pid: int
+    started: datetime
+    files: dict[str, str]  # name in the claim's folder → path relative to the inbox
 
 
 @dataclass(frozen=True)
@@ -33,6 +57,10 @@ def take_drop(project: ProjectLayout, drop: Drop) -> TakenDrop | None:
     """Rename the drop's files into a folder of this claim's own; None when another claim has it."""
     folder = project.inbox / ".claiming" / uuid.uuid4().hex
     folder.mkdir(parents=True)
+    write_model(folder / LEASE, ClaimLease(
+        host=socket.gethostname(), pid=os.getpid(), started=datetime.now(UTC),
+        files={name: str(path.relative_to(project.inbox)) for path, name in drop.moves},
+    ))
     moved: dict[Path, Path] = {}
     try:
         for path, name in drop.moves:
@@ -61,10 +89,67 @@ def give_back(taken: TakenDrop) -> None:
         if current.exists() and not original.exists():
             original.parent.mkdir(parents=True, exist_ok=True)
             os.rename(current, original)
-    folders = sorted((p for p in taken.folder.rglob("*") if p.is_dir()), key=lambda p: len(p.parts), reverse=True)
-    for folder in [*folders, taken.folder]:
-        with contextlib.suppress(OSError):  # not empty: a file stays, never deleted
+    _remove_if_empty(taken.folder)
+
+
+def _remove_if_empty(claim: Path) -> None:
+    """The claim's folder and its lease, once no file of the drop is left in it."""
+    folders = sorted((p for p in claim.rglob("*") if p.is_dir()), key=lambda p: len(p.parts), reverse=True)
+    for folder in folders:
+        with contextlib.suppress(OSError):
             folder.rmdir()
+    if [p for p in claim.iterdir() if p.name != LEASE]:
+        return  # a file stays, never deleted
+    (claim / LEASE).unlink(missing_ok=True)
+    with contextlib.suppress(OSError):
+        claim.rmdir()
+
+
+def _is_stale(lease: ClaimLease | None, folder: Path, now: datetime) -> bool:
+    started = lease.started if lease else datetime.fromtimestamp(folder.stat().st_mtime, UTC)
+    if lease is not None and lease.host == socket.gethostname():
+        try:
+            os.kill(lease.pid, 0)
+        except ProcessLookupError:
+            return True  # the claiming process is gone
+        except PermissionError:
+            pass  # alive, another user's
+    return (now - started).total_seconds() > STALE_CLAIM_S
+
+
+def recover_stale_claims(project: ProjectLayout) -> list[str]:
+    """Give back the claims cut short (their process killed, their machine lost): their files go
+    back where they were in the inbox. The inbox paths given back."""
+    root = project.inbox / ".claiming"
+    if not root.is_dir():
+        return []
+    now, back = datetime.now(UTC), []
+    for folder in sorted(p for p in root.iterdir() if p.is_dir()):
+        try:
+            lease = read_model_or_none(folder / LEASE, ClaimLease)
+            if not _is_stale(lease, folder, now):
+                continue
+        except FileNotFoundError:
+            continue  # given back by another claim meanwhile
+        back += [original for name, original in (lease.files if lease else {}).items()
+                 if _put_back(folder / name, project.inbox / original)]
+        with contextlib.suppress(FileNotFoundError):  # another claim emptied it first
+            _remove_if_empty(folder)
+    return back
+
+
+def _put_back(current: Path, target: Path) -> bool:
+    if not current.exists():
+        return False
+    if target.exists():
+        log.warning("%s: left by a claim cut short; %s is in the inbox again, so it stays here", current, target)
+        return False
+    target.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        os.rename(current, target)
+    except FileNotFoundError:
+        return False  # another claim gave it back first
+    return True
 
 
 def reserve_slug(project: ProjectLayout, base: str) -> str:
