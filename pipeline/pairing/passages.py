@@ -2,7 +2,11 @@
 headings are said aloud and where, and which of the episode's words tell no block (audio only).
 
 A block read aloud runs from its first spoken word to its last (pairing.words); one told in other
-words keeps the units that tell it, less any word a read neighbour claims. A heading is spoken
+words keeps the units that tell it, less any word a read neighbour claims, and then whole
+sentences: the units are phrases scored by meaning one at a time, and a retold phrase often
+scores closer to a neighbouring paragraph on the same subject (or to nothing) than the sentence it
+belongs to, so a sentence Whisper wrote is not split between two retold blocks or between a block
+and audio only (it goes to the block that tells most of it). A heading is spoken
 when its words are said just before its section (after the block before it); its span is then
 those words. Every transcript word left untold belongs to an audio-only stretch, kept when it
 lasts at least `min_audio_only_s`.
@@ -10,6 +14,7 @@ lasts at least `min_audio_only_s`.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from difflib import SequenceMatcher
@@ -17,13 +22,19 @@ from difflib import SequenceMatcher
 from pipeline.article import Article, ArticleBlock
 from pipeline.models import AudioOnlySpan
 from pipeline.pairing.spans import HOLE_S, BlockSpan
-from pipeline.pairing.units import Unit
+from pipeline.pairing.units import SENTENCE_END, Unit
 from pipeline.pairing.words import BlockWords, Token, align_block, article_words, token_at, transcript_tokens
 
 # How far before its section a spoken heading is looked for.
 HEADING_SEARCH_S = 15.0
 # Share of a heading's words that must be said, in order, for it to count as spoken.
 HEADING_SHARE = 0.7
+# A pause this long ends a sentence even without a full stop.
+SENTENCE_PAUSE_S = 1.0
+# A longer "sentence" is speech Whisper did not punctuate: its phrases keep their own labels.
+MAX_SENTENCE_WORDS = 40
+# A retold block takes its sentence's untold words when it tells at least this share of them.
+SENTENCE_SHARE = 0.25
 
 
 @dataclass(frozen=True)
@@ -53,9 +64,10 @@ def place_passages(
         for j in _told(words):
             covered[j] = True
     out_spans = {i: _read_span(spans[i], words, tokens) for i, words in read.items()}
+    retold = whole_sentences(tokens, _retold_owners(tokens, labels, set(spans) - set(read), claimed))
     for index, span in spans.items():
         if index not in read:
-            told = [j for j, t in enumerate(tokens) if labels[t.unit] == index and j not in claimed]
+            told = [j for j, owner in enumerate(retold) if owner == index]
             for j in told:
                 covered[j] = True
             out_spans[index] = _retold_span(span, told, tokens)
@@ -80,6 +92,47 @@ def _read_blocks(
             found[before] = replace(found[before], stop=cut)
             found[after] = replace(found[after], first=max(found[after].first, cut))
     return found
+
+
+def _retold_owners(
+    tokens: Sequence[Token], labels: Sequence[int], retold: set[int], claimed: dict[int, int]
+) -> list[int | None]:
+    """Per token: the retold block its unit tells (None: untold, or a read block's word)."""
+    return [
+        labels[t.unit] if labels[t.unit] in retold and j not in claimed else None for j, t in enumerate(tokens)
+    ]
+
+
+def whole_sentences(tokens: Sequence[Token], owners: list[int | None]) -> list[int | None]:
+    """Each sentence's words given to the retold block that tells most of them (see the module)."""
+    out = list(owners)
+    for first, stop in sentence_ranges(tokens):
+        owned = Counter(o for o in owners[first:stop] if o is not None)
+        if not owned or stop - first > MAX_SENTENCE_WORDS:
+            continue
+        # The block telling most of the sentence; of equals, the one that starts it.
+        block = max(owned, key=lambda b: (owned[b], -owners[first:stop].index(b)))
+        free = [j for j in range(first, stop) if owners[j] is None or owners[j] in owned]
+        if owned[block] >= SENTENCE_SHARE * len(free):
+            for j in free:
+                out[j] = block
+    return out
+
+
+def sentence_ranges(tokens: Sequence[Token]) -> list[tuple[int, int]]:
+    """Token ranges of the sentences as Whisper wrote them (a long pause ends one too)."""
+    out: list[tuple[int, int]] = []
+    first = 0
+    for j, token in enumerate(tokens):
+        last = j + 1 == len(tokens)
+        if last or _ends_sentence(token, tokens[j + 1]):
+            out.append((first, j + 1))
+            first = j + 1
+    return out
+
+
+def _ends_sentence(token: Token, following: Token) -> bool:
+    return token.text.rstrip().endswith(SENTENCE_END) or following.start_s - token.end_s >= SENTENCE_PAUSE_S
 
 
 def _told(words: BlockWords) -> list[int]:
