@@ -6,6 +6,7 @@ Only used where the words match well; a block retold in other words keeps its un
 
 from __future__ import annotations
 
+from bisect import bisect_left, bisect_right
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
@@ -28,11 +29,22 @@ EDGE_SEARCH_S = 20.0
 
 
 @dataclass(frozen=True)
+class WordTimes:
+    """The words sorted by start, to find those under a given time without a scan of all."""
+
+    starts: tuple[float, ...]
+    ends: tuple[float, ...]
+    units: tuple[int, ...]
+    longest_s: float
+
+
+@dataclass(frozen=True)
 class Tokens:
     stems: tuple[str, ...]
     words: tuple[TimedWord, ...]  # the word each stem came from
     times: tuple[float, ...]  # start of that word
     units: tuple[int, ...]  # the unit that word belongs to
+    by_start: WordTimes
 
 
 def tokenize_units(units: Sequence[Unit]) -> Tokens:
@@ -46,7 +58,17 @@ def tokenize_units(units: Sequence[Unit]) -> Tokens:
                 out_words.append(word)
                 out_units.append(unit.index)
     times = tuple(w.start_s for w in out_words)
-    return Tokens(tuple(out_stems), tuple(out_words), times, tuple(out_units))
+    return Tokens(tuple(out_stems), tuple(out_words), times, tuple(out_units), _word_times(units))
+
+
+def _word_times(units: Sequence[Unit]) -> WordTimes:
+    words = sorted(((w.start_s, w.end_s, u.index) for u in units for w in u.words), key=lambda w: w[0])
+    return WordTimes(
+        starts=tuple(w[0] for w in words),
+        ends=tuple(w[1] for w in words),
+        units=tuple(w[2] for w in words),
+        longest_s=max((end - start for start, end, _ in words), default=0.0),
+    )
 
 
 def refine(
@@ -117,7 +139,11 @@ def _free_units(block: list[str], tokens: Tokens, labels: list[int], spans: dict
 
 
 def _units_at(tokens: Tokens, time_s: float) -> set[int]:
-    return {u for w, u in zip(tokens.words, tokens.units, strict=True) if w.start_s <= time_s <= w.end_s}
+    """The units of the words said at time_s (start <= time_s <= end)."""
+    index = tokens.by_start
+    lo = bisect_left(index.starts, time_s - index.longest_s)
+    hi = bisect_right(index.starts, time_s)
+    return {index.units[i] for i in range(lo, hi) if index.ends[i] >= time_s}
 
 
 def _trim(span: BlockSpan, start_s: float, end_s: float, tokens: Tokens, first: int, stop: int) -> BlockSpan:
