@@ -151,6 +151,17 @@ def align_block(
     return BlockWords(first, stop, True, tuple(sentences), asides, tuple(pairs))
 
 
+def place_sentences(text: str, span: BlockSpan, tokens: Sequence[Token]) -> list[SentenceWords]:
+    """The block's sentences placed on the transcript near its span, however few of their words match
+    (a block retold, or read and garbled by Whisper): each with the share of its words found."""
+    keys, ranges = article_words(text)
+    lo = token_at(tokens, span.start_s - SEARCH_MARGIN_S)
+    hi = token_at(tokens, span.end_s + SEARCH_MARGIN_S)
+    if not keys or lo >= hi:
+        return []
+    return _place_sentences(text, ranges, match_pairs(keys, tokens, lo, hi), tokens, lo, hi)
+
+
 def _place_sentences(
     text: str,
     ranges: Sequence[tuple[int, int]],

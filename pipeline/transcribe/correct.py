@@ -10,6 +10,14 @@ score within `margin_per_word` nats per word of Whisper's own; a word the creato
 scores far lower and stays as heard. Each word taken is marked `from_article`, and the first of a
 replacement keeps what Whisper heard (`heard`) so a reviewer can put it back.
 
+A sentence Whisper garbled past recognition is scored as a sentence: the mean log-probability per
+token of the article's sentence against Whisper's words in the same place (a sum would favour the
+shorter text).
+
+A difference that only changes how the same sounds are written (pairing.read_aloud's `spelling`:
+"Eric" / "Éric") is taken without asking the model, as the transcribe stage's spelling restore
+does for the article's names: the audio cannot tell the two apart, the article is the writer's.
+
 Words heard but absent from the article are never removed, and only sentences the pairing found
 read aloud are looked at: a passage told in other words is never rewritten.
 """
@@ -41,6 +49,10 @@ WINDOW_S = 28.0
 PAD_S = 0.25
 # The article's words are taken when they score at most this many nats per word below Whisper's.
 MARGIN_PER_WORD = 1.0
+# A garbled sentence of a block read aloud takes the article's when its tokens score at most this
+# much lower on average (pipeline.pairing.read_aloud's `whole`); in a block that looks retold, the
+# article's sentence must score higher than the model's own transcription.
+SENTENCE_MARGIN_PER_TOKEN = 1.0
 
 
 @dataclass(frozen=True)
@@ -49,6 +61,8 @@ class Correction:
     tried: int  # candidates scored
     replaced: int  # candidates where the article's words were taken
     seconds: float
+    spelled: int = 0  # of those, respellings (taken without the model)
+    scored: int = 0  # candidates the model scored
 
 
 @dataclass(frozen=True)
@@ -82,16 +96,19 @@ def correct_from_article(
     sentences = [s for s in read_sentences(pairing, transcript) if s.differences]
     if not sentences:
         return Correction(transcript, 0, 0, time.perf_counter() - started)
-    scorer = load_scorer(str(model_path(model_name, models_dir, engine=OPENAI_ENGINE)))
-    taken: list[Difference] = []
-    tried = 0
-    for window in _windows(sentences):
-        tried += sum(len(s.differences) for s in window)
-        taken.extend(_decide(scorer, transcript, window, audio, margin_per_word))
+    taken = [d for s in sentences for d in s.differences if d.spelling]
+    tried = len(taken)
+    heard = [s for s in sentences if any(not d.spelling for d in s.differences)]
+    if heard:
+        scorer = load_scorer(str(model_path(model_name, models_dir, engine=OPENAI_ENGINE)))
+        for window in _windows(heard):
+            tried += sum(1 for s in window for d in s.differences if not d.spelling)
+            taken.extend(_decide(scorer, transcript, window, audio, margin_per_word))
     corrected = apply_differences(transcript, taken)
     seconds = time.perf_counter() - started
-    log.info("article corrections: %d of %d candidates taken (%.1f s)", len(taken), tried, seconds)
-    return Correction(corrected, tried, len(taken), seconds)
+    spelled = sum(d.spelling for d in taken)
+    log.info("article corrections: %d of %d taken, %d respelled (%.1f s)", len(taken), tried, spelled, seconds)
+    return Correction(corrected, tried, len(taken), seconds, spelled=spelled, scored=tried - spelled)
 
 
 @functools.lru_cache(maxsize=1)
@@ -133,17 +150,39 @@ def _decide(
     refs = [r for s in window for r in s.words]
     texts = {r: transcript.segments[r.segment].words[r.word].text for r in refs}
     base = "".join(texts[r] for r in refs)
-    candidates = [d for s in window for d in s.differences]
+    candidates = [d for s in window for d in s.differences if not d.spelling]
     variants = [_variant(refs, texts, d) for d in candidates]
     start_s, end_s = window[0].start_s - PAD_S, window[-1].end_s + PAD_S
     clip = audio[max(0, int(start_s * RATE)) : int(end_s * RATE)]
-    scores = score_texts(scorer, clip, [base, *variants], language=transcript.language)
+    scored = score_tokens(scorer, clip, [base, *variants], language=transcript.language)
+    total = sum(scored[0][1])
     taken = []
-    for difference, score in zip(candidates, scores[1:], strict=True):
-        words = max(len(difference.article), len(difference.heard), 1)
-        if score - scores[0] >= -margin * words:
+    for difference, variant in zip(candidates, scored[1:], strict=True):
+        if difference.whole:
+            gap = _region_gap(scored[0], variant)
+            ok = gap >= (0.0 if difference.retold else -SENTENCE_MARGIN_PER_TOKEN)
+            heard = "".join(texts[r] for r in difference.heard)
+            log.debug("sentence %r for %r: %+.2f nats per token", " ".join(difference.article)[:50], heard, gap)
+        else:
+            words = max(len(difference.article), len(difference.heard), 1)
+            gap = sum(variant[1]) - total
+            ok = gap >= -margin * words
+            log.debug("%r: %+.2f nats over %d words", difference.article, gap, words)
+        if ok:
             taken.append(difference)
     return taken
+
+
+def _region_gap(base: tuple[list[int], list[float]], variant: tuple[list[int], list[float]]) -> float:
+    """Mean log-probability per token of the variant's own tokens less the base's over the same
+    place (between their common beginning and common end): fair to texts of other lengths."""
+    first = common_prefix(base[0], variant[0])
+    last = min(common_prefix(base[0][::-1], variant[0][::-1]), len(base[0]) - first, len(variant[0]) - first)
+    own = variant[1][first : len(variant[1]) - last]
+    heard = base[1][first : len(base[1]) - last]
+    if not own or not heard:
+        return float("-inf")
+    return sum(own) / len(own) - sum(heard) / len(heard)
 
 
 def _variant(refs: Sequence[WordRef], texts: dict[WordRef, str], difference: Difference) -> str:
@@ -172,6 +211,19 @@ def scoring_text(text: str) -> str:
 
 def score_texts(scorer: _Scorer, clip: np.ndarray, texts: Sequence[str], *, language: str) -> list[float]:
     """Teacher-forced log-likelihood of each text (its tokens and the end of text) given the clip."""
+    return [sum(logprobs) for _, logprobs in score_tokens(scorer, clip, texts, language=language)]
+
+
+def score_tokens(
+    scorer: _Scorer, clip: np.ndarray, texts: Sequence[str], *, language: str
+) -> list[tuple[list[int], list[float]]]:
+    """Each text's tokens (and end of text) with their log-probabilities given the clip.
+
+    The texts are variants of the first: one encoder pass, the cross-attention keys and values
+    computed once for all of them, and each variant's vocabulary projection only from the token
+    where it leaves the first text (before it, its log-probabilities are the first text's: the
+    decoder is causal).
+    """
     import torch
     import whisper
 
@@ -183,56 +235,109 @@ def score_texts(scorer: _Scorer, clip: np.ndarray, texts: Sequence[str], *, lang
     tokens = torch.tensor([s + [tokenizer.eot] * (width - len(s)) for s in sequences])
     mel = whisper.log_mel_spectrogram(whisper.pad_or_trim(clip.astype(np.float32)), n_mels=model.dims.n_mels)
     with torch.no_grad():
-        features = model.embed_audio(mel[None])
-        logits = model.logits(tokens, features.expand(len(sequences), -1, -1))
-        logprobs = torch.log_softmax(logits.float(), dim=-1)
-    out = []
-    for row, sequence in enumerate(sequences):
-        targets = torch.tensor(sequence[len(prefix) :])
-        picked = logprobs[row, len(prefix) - 1 : len(sequence) - 1].gather(1, targets[:, None])
-        out.append(float(picked.sum()))
+        hidden = _decoder_states(model, tokens, model.embed_audio(mel[None]))
+        base = _token_logprobs(model, hidden[0], sequences[0], len(prefix))
+        out = [(sequences[0][len(prefix) :], base)]
+        for row, sequence in enumerate(sequences[1:], start=1):
+            same = max(common_prefix(sequence, sequences[0]), len(prefix))
+            logprobs = base[: same - len(prefix)] + _token_logprobs(model, hidden[row], sequence, same)
+            out.append((sequence[len(prefix) :], logprobs))
     return out
 
 
+def _decoder_states(model: Any, tokens: Any, features: Any) -> Any:
+    """The decoder's last hidden states for a batch of token rows over one clip's audio features
+    (whisper's TextDecoder.forward, with the cross-attention keys and values shared by the rows)."""
+    decoder = model.decoder
+    rows = tokens.shape[0]
+    x = decoder.token_embedding(tokens) + decoder.positional_embedding[: tokens.shape[-1]]
+    x = x.to(features.dtype)
+    for block in decoder.blocks:
+        cross = block.cross_attn
+        shared = {
+            cross.key: cross.key(features).expand(rows, -1, -1),
+            cross.value: cross.value(features).expand(rows, -1, -1),
+        }
+        x = block(x, features, mask=decoder.mask, kv_cache=shared)
+    return decoder.ln(x)
+
+
+def _token_logprobs(model: Any, hidden: Any, sequence: Sequence[int], first: int) -> list[float]:
+    """Log-probabilities of sequence[first:] (each token given those before it)."""
+    import torch
+
+    if first >= len(sequence):
+        return []
+    states = hidden[first - 1 : len(sequence) - 1]
+    logits = (states @ model.decoder.token_embedding.weight.to(states.dtype).T).float()
+    picked = torch.log_softmax(logits, dim=-1).gather(1, torch.tensor(sequence[first:])[:, None])
+    return [float(v) for v in picked[:, 0]]
+
+
+def common_prefix(a: Sequence[int], b: Sequence[int]) -> int:
+    n = 0
+    for x, y in zip(a, b, strict=False):
+        if x != y:
+            break
+        n += 1
+    return n
+
+
 def apply_differences(transcript: Transcript, taken: Sequence[Difference]) -> Transcript:
-    """The transcript with each difference's article words in place of (or after) the heard ones."""
+    """The transcript with each difference's article words in place of (or after) the heard ones.
+
+    A replacement over two segments goes whole to the first (whose end moves to its last word);
+    the heard words leave the later one, which then starts at its first word left.
+    """
     if not taken:
         return transcript
-    segments = [list(s.words) for s in transcript.segments]
-    edits: dict[int, list[tuple[int, int, list[Word]]]] = {}
+    inserts: dict[WordRef, list[Word]] = {}  # new words, put before the word (or after, for insertions)
+    after: dict[WordRef, list[Word]] = {}
+    removed: set[WordRef] = set()
     for difference in taken:
-        segment, first, stop = _place(difference)
-        edits.setdefault(segment, []).append((first, stop, _new_words(transcript, difference, first, stop)))
+        new = _new_words(transcript, difference)
+        if difference.heard:
+            inserts[difference.heard[0]] = new
+            removed.update(difference.heard)
+        else:
+            assert difference.after is not None  # insertions at the very start are never candidates
+            after[difference.after] = new
+    changed = {r.segment for r in [*inserts, *after, *removed]}
     out: list[Segment] = []
     for s, seg in enumerate(transcript.segments):
-        words = segments[s]
-        for first, stop, new in sorted(edits.get(s, []), key=lambda e: -e[0]):
-            words[first:stop] = new
-        update: dict[str, object] = {"words": words}
-        if s in edits:
-            update["text"] = "".join(w.text for w in words)
+        if s not in changed:
+            out.append(seg)
+            continue
+        words: list[Word] = []
+        for w, word in enumerate(seg.words):
+            ref = WordRef(s, w)
+            words.extend(inserts.get(ref, []))
+            if ref not in removed:
+                words.append(word)
+            words.extend(after.get(ref, []))
+        moved = WordRef(s, 0) in removed and WordRef(s, 0) not in inserts  # its first words went before
+        update = {
+            "words": words,
+            "text": "".join(w.text for w in words),
+            "start_s": words[0].start_s if moved else seg.start_s,
+            "end_s": max(seg.end_s, words[-1].end_s),
+        }
         out.append(seg.model_copy(update=update))
     return transcript.model_copy(update={"segments": out})
 
 
-def _place(difference: Difference) -> tuple[int, int, int]:
-    if difference.heard:
-        first = difference.heard[0]
-        return first.segment, first.word, difference.heard[-1].word + 1
-    after = difference.after
-    assert after is not None  # insertions at the very start are never candidates
-    return after.segment, after.word + 1, after.word + 1
-
-
-def _new_words(transcript: Transcript, difference: Difference, first: int, stop: int) -> list[Word]:
+def _new_words(transcript: Transcript, difference: Difference) -> list[Word]:
     """The article's words, spread over the time of the words they replace by their length. They keep
     the lowest confidence of what was heard there, so the review page still asks to check them."""
-    words = transcript.segments[_place(difference)[0]].words
     if difference.heard:
-        start_s, end_s = words[first].start_s, words[stop - 1].end_s
-        heard = "".join(w.text for w in words[first:stop])
-        probability = min(w.probability for w in words[first:stop])
+        heard_words = [transcript.segments[r.segment].words[r.word] for r in difference.heard]
+        start_s, end_s = heard_words[0].start_s, heard_words[-1].end_s
+        heard = "".join(w.text for w in heard_words)
+        probability = min(w.probability for w in heard_words)
     else:
+        assert difference.after is not None
+        words = transcript.segments[difference.after.segment].words
+        first = difference.after.word + 1
         start_s = words[first - 1].end_s
         end_s = words[first].start_s if first < len(words) else start_s
         heard = ""

@@ -34,13 +34,16 @@ def reading(speech: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Tra
     return transcript, models, load_speech(wav)
 
 
-def article_of(speech: Path, tmp_path: Path, *, change: tuple[str, str] | None = None) -> Article:
+def article_of(
+    speech: Path, tmp_path: Path, *, change: tuple[str, str] | None = None, paragraph: bool = False
+) -> Article:
+    """The recording's text as an article: a block per sentence, or one paragraph."""
     text = (speech / "ej-fra.txt").read_text(encoding="utf-8")
     if change:
         text = text.replace(*change)
     sentences = [s.strip() for s in re.split(r"(?<=[.!?])\s+", text) if s.strip()]
     path = tmp_path / "article.md"
-    path.write_text("\n\n".join(sentences) + "\n", encoding="utf-8")
+    path.write_text((" " if paragraph else "\n\n").join(sentences) + "\n", encoding="utf-8")
     return read_article(path)
 
 
@@ -143,3 +146,64 @@ def test_the_pair_stage_corrects_the_draft_and_never_a_reviewed_transcript(readi
     before = layout.reviewed_json.read_bytes()
     run_pair(other_project, settings, "ej")
     assert layout.reviewed_json.read_bytes() == before
+
+
+def test_the_scores_are_whispers_own_teacher_forced_log_likelihood(reading) -> None:  # type: ignore[no-untyped-def]
+    import numpy as np
+    import torch
+    import whisper
+
+    from pipeline.transcribe.correct import _tokenizer, load_scorer, score_texts, scoring_text
+    from pipeline.transcribe.model_cache import OPENAI_ENGINE, model_path
+
+    transcript, models, audio = reading
+    scorer = load_scorer(str(model_path("base", models, engine=OPENAI_ENGINE)))
+    clip = audio[: 16_000 * 8]
+    texts = [transcript.segments[0].text, transcript.segments[0].text.replace("Bonjour", "Bonsoir")]
+    tokenizer = _tokenizer(scorer, "fr")
+    prefix = list(tokenizer.sot_sequence_including_notimestamps)
+    mel = whisper.log_mel_spectrogram(whisper.pad_or_trim(clip.astype(np.float32)))
+    expected = []
+    with torch.no_grad():  # whisper's own decoder, one text at a time
+        features = scorer.model.embed_audio(mel[None])
+        for text in texts:
+            sequence = prefix + tokenizer.encode(scoring_text(text)) + [tokenizer.eot]
+            logprobs = torch.log_softmax(scorer.model.logits(torch.tensor([sequence]), features)[0], dim=-1)
+            targets = torch.tensor(sequence[len(prefix) :])
+            expected.append(float(logprobs[len(prefix) - 1 : -1].gather(1, targets[:, None]).sum()))
+    assert score_texts(scorer, clip, texts, language="fr") == pytest.approx(expected, abs=1e-3)
+
+
+def garble_sentence(transcript: Transcript, start_s: float, end_s: float, text: str) -> Transcript:
+    """The transcript with the words said between start_s and end_s written as `text`'s words."""
+    replacement = iter(text.split())
+    segments = []
+    for seg in transcript.segments:
+        words = [
+            w.model_copy(update={"text": f" {next(replacement, 'euh')}"}) if start_s <= w.start_s < end_s else w
+            for w in seg.words
+        ]
+        segments.append(seg.model_copy(update={"words": words, "text": "".join(w.text for w in words)}))
+    return transcript.model_copy(update={"segments": segments})
+
+
+def test_a_garbled_read_sentence_is_taken_back_and_one_never_said_is_not(reading, speech: Path, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    transcript, models, audio = reading
+    words = words_of(transcript)
+    first = next(i for i, w in enumerate(words) if w.text.strip() == "Ce")  # "Ce corpus permettra ..."
+    last = next(i for i in range(first, len(words)) if words[i].text.rstrip().endswith("."))
+    start_s, end_s = words[first].start_s, words[last].end_s
+    noise = "sept cornes pour mettre un train la thé neuf rôle ou tisse tique un si queue deux trots appli cassions"
+    garbled = garble_sentence(transcript, start_s, end_s, noise)
+    article = article_of(speech, tmp_path, paragraph=True)  # the sentence between two read ones
+    result = correct_from_article(garbled, pair(article, garbled), audio, model_name="base", models_dir=models)
+    assert "ainsi que d'autres applications" in result.transcript.text and "cornes" not in result.transcript.text
+
+    never_said = (
+        "Ce corpus permettra d'entraîner la TA, neuronale ou statistique, ainsi que d'autres applications"
+        " de traitement du langage naturel.",
+        "Ce soir nous irons tous au cinéma voir un vieux film muet avec les enfants du quartier et leurs amis.",
+    )
+    article = article_of(speech, tmp_path, change=never_said, paragraph=True)
+    result = correct_from_article(transcript, pair(article, transcript), audio, model_name="base", models_dir=models)
+    assert "cinéma" not in result.transcript.text and "corpus" in result.transcript.text
