@@ -147,30 +147,41 @@ def _windows(sentences: Sequence[ReadSentence]) -> list[list[ReadSentence]]:
 def _decide(
     scorer: _Scorer, transcript: Transcript, window: list[ReadSentence], audio: np.ndarray, margin: float
 ) -> list[Difference]:
+    """Each candidate scored against Whisper's words up to the end of its sentence: the decoder is
+    causal, so the text after it would only add the same tokens to both (at the cost of computing them)."""
     refs = [r for s in window for r in s.words]
     texts = {r: transcript.segments[r.segment].words[r.word].text for r in refs}
     base = "".join(texts[r] for r in refs)
-    candidates = [d for s in window for d in s.differences if not d.spelling]
-    variants = [_variant(refs, texts, d) for d in candidates]
+    candidates = [(n, d) for n, s in enumerate(window) for d in s.differences if not d.spelling]
+    upto = [refs[: sum(len(s.words) for s in window[: n + 1])] for n, _ in candidates]
+    variants = [_variant(until, texts, d) for until, (_, d) in zip(upto, candidates, strict=True)]
     start_s, end_s = window[0].start_s - PAD_S, window[-1].end_s + PAD_S
     clip = audio[max(0, int(start_s * RATE)) : int(end_s * RATE)]
-    scored = score_tokens(scorer, clip, [base, *variants], language=transcript.language)
-    total = sum(scored[0][1])
+    scored = score_tokens(scorer, clip, [base, *variants], language=transcript.language, closed=False)
     taken = []
-    for difference, variant in zip(candidates, scored[1:], strict=True):
+    for (_, difference), until, variant in zip(candidates, upto, scored[1:], strict=True):
+        heard = _heard_prefix(scored[0], scorer, "".join(texts[r] for r in until), transcript.language)
         if difference.whole:
-            gap = _region_gap(scored[0], variant)
+            gap = _region_gap(heard, variant)
             ok = gap >= (0.0 if difference.retold else -SENTENCE_MARGIN_PER_TOKEN)
-            heard = "".join(texts[r] for r in difference.heard)
-            log.debug("sentence %r for %r: %+.2f nats per token", " ".join(difference.article)[:50], heard, gap)
+            said = "".join(texts[r] for r in difference.heard)
+            log.debug("sentence %r for %r: %+.2f nats per token", " ".join(difference.article)[:50], said, gap)
         else:
             words = max(len(difference.article), len(difference.heard), 1)
-            gap = sum(variant[1]) - total
+            gap = sum(variant[1]) - sum(heard[1])
             ok = gap >= -margin * words
             log.debug("%r: %+.2f nats over %d words", difference.article, gap, words)
         if ok:
             taken.append(difference)
     return taken
+
+
+def _heard_prefix(
+    base: tuple[list[int], list[float]], scorer: _Scorer, text: str, language: str
+) -> tuple[list[int], list[float]]:
+    """Whisper's words up to a sentence's end, as the first tokens of the window's text."""
+    size = len(_tokenizer(scorer, language).encode(scoring_text(text)))
+    return base[0][:size], base[1][:size]
 
 
 def _region_gap(base: tuple[list[int], list[float]], variant: tuple[list[int], list[float]]) -> float:
@@ -215,9 +226,10 @@ def score_texts(scorer: _Scorer, clip: np.ndarray, texts: Sequence[str], *, lang
 
 
 def score_tokens(
-    scorer: _Scorer, clip: np.ndarray, texts: Sequence[str], *, language: str
+    scorer: _Scorer, clip: np.ndarray, texts: Sequence[str], *, language: str, closed: bool = True
 ) -> list[tuple[list[int], list[float]]]:
-    """Each text's tokens (and end of text) with their log-probabilities given the clip.
+    """Each text's tokens (and end of text) with their log-probabilities given the clip. With
+    `closed` false, only the first text ends with the end of text (the others are its beginnings).
 
     The texts are variants of the first: one encoder pass, the cross-attention keys and values
     computed once for all of them, and each variant's vocabulary projection only from the token
@@ -230,35 +242,43 @@ def score_tokens(
     model = scorer.model
     tokenizer = _tokenizer(scorer, language)
     prefix = list(tokenizer.sot_sequence_including_notimestamps)
-    sequences = [prefix + tokenizer.encode(scoring_text(t)) + [tokenizer.eot] for t in texts]
-    width = max(len(s) for s in sequences)
-    tokens = torch.tensor([s + [tokenizer.eot] * (width - len(s)) for s in sequences])
+    sequences = [
+        prefix + tokenizer.encode(scoring_text(t)) + ([tokenizer.eot] if closed or n == 0 else [])
+        for n, t in enumerate(texts)
+    ]
     mel = whisper.log_mel_spectrogram(whisper.pad_or_trim(clip.astype(np.float32)), n_mels=model.dims.n_mels)
     with torch.no_grad():
-        hidden = _decoder_states(model, tokens, model.embed_audio(mel[None]))
-        base = _token_logprobs(model, hidden[0], sequences[0], len(prefix))
+        features = model.embed_audio(mel[None])
+        width = max(len(s) for s in sequences)
+        tokens = torch.tensor([s + [tokenizer.eot] * (width - len(s)) for s in sequences])
+        rows = _decoder_states(model, tokens, features, _cross_keys(model, features, len(sequences)))
+        base = _token_logprobs(model, rows[0], sequences[0], len(prefix))
         out = [(sequences[0][len(prefix) :], base)]
-        for row, sequence in enumerate(sequences[1:], start=1):
+        for hidden, sequence in zip(rows[1:], sequences[1:], strict=True):
             same = max(common_prefix(sequence, sequences[0]), len(prefix))
-            logprobs = base[: same - len(prefix)] + _token_logprobs(model, hidden[row], sequence, same)
+            logprobs = base[: same - len(prefix)] + _token_logprobs(model, hidden, sequence, same)
             out.append((sequence[len(prefix) :], logprobs))
     return out
 
 
-def _decoder_states(model: Any, tokens: Any, features: Any) -> Any:
+def _cross_keys(model: Any, features: Any, rows: int) -> dict[Any, Any]:
+    """The cross-attention keys and values of every decoder block for one clip, computed once and
+    shared by `rows` texts."""
+    out: dict[Any, Any] = {}
+    for block in model.decoder.blocks:
+        out[block.cross_attn.key] = block.cross_attn.key(features).expand(rows, -1, -1)
+        out[block.cross_attn.value] = block.cross_attn.value(features).expand(rows, -1, -1)
+    return out
+
+
+def _decoder_states(model: Any, tokens: Any, features: Any, cross: dict[Any, Any]) -> Any:
     """The decoder's last hidden states for a batch of token rows over one clip's audio features
-    (whisper's TextDecoder.forward, with the cross-attention keys and values shared by the rows)."""
+    (whisper's TextDecoder.forward, reading the cross-attention keys and values from `cross`)."""
     decoder = model.decoder
-    rows = tokens.shape[0]
     x = decoder.token_embedding(tokens) + decoder.positional_embedding[: tokens.shape[-1]]
     x = x.to(features.dtype)
     for block in decoder.blocks:
-        cross = block.cross_attn
-        shared = {
-            cross.key: cross.key(features).expand(rows, -1, -1),
-            cross.value: cross.value(features).expand(rows, -1, -1),
-        }
-        x = block(x, features, mask=decoder.mask, kv_cache=shared)
+        x = block(x, features, mask=decoder.mask, kv_cache=cross)
     return decoder.ln(x)
 
 
