@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import pytest
 
 from pipeline.config import TranscribeSettings
 from pipeline.transcribe.engines.base import DecodeOptions
-from pipeline.transcribe.engines.batched import needs_fallback, split_segments
+from pipeline.transcribe.engines.batched import cut_segments, needs_fallback, window_segment
 from pipeline.transcribe.engines.vad import SpeechWindow, group_windows
 from pipeline.transcribe.stage import decode_options, resolve_device
 
@@ -30,14 +30,11 @@ def test_no_speech_gives_no_window_and_the_end_is_clipped() -> None:
 
 @dataclass
 class FakeTokenizer:
-    """The three things split_segments asks of whisper's tokenizer."""
+    """The two things window_segment asks of whisper's tokenizer."""
 
     eot: int = 50257
-    timestamp_begin: int = 50364
-    decoded: list[list[int]] = field(default_factory=list)
 
     def decode(self, tokens: list[int]) -> str:
-        self.decoded.append(tokens)
         return " " + "-".join(str(t) for t in tokens)
 
 
@@ -50,23 +47,41 @@ class FakeResult:
     no_speech_prob: float = 0.01
 
 
-def test_tokens_are_cut_at_timestamp_pairs_in_the_episode_time() -> None:
-    ts = FakeTokenizer().timestamp_begin
+def test_a_window_is_one_segment_in_the_episode_time() -> None:
     window = SpeechWindow(start_frame=1000, frames=2000)  # 10 s to 30 s
-    # <0.00> 1 2 <2.00><2.00> 3 <4.00><4.00> 4 5 (no closing timestamp: kept, up to the window's end)
-    tokens = [ts, 1, 2, ts + 100, ts + 100, 3, ts + 200, ts + 200, 4, 5]
-    segments = split_segments(FakeResult(tokens), window, FakeTokenizer())
-    assert [(s["start"], s["end"], s["text"]) for s in segments] == [
-        (10.0, 12.0, " 1-2"),
-        (12.0, 14.0, " 3"),
-        (14.0, 30.0, " 4-5"),
-    ]
-    assert all(s["seek"] == 1000 for s in segments)
+    segment = window_segment(FakeResult([1, 2, 3, 50257]), window, FakeTokenizer())
+    assert (segment["start"], segment["end"], segment["text"], segment["tokens"]) == (10.0, 30.0, " 1-2-3", [1, 2, 3])
+    assert segment["seek"] == 1000 and segment["avg_logprob"] == -0.3
 
 
-def test_a_window_without_text_gives_no_segment() -> None:
-    ts = FakeTokenizer().timestamp_begin
-    assert split_segments(FakeResult([ts, ts + 50]), SpeechWindow(0, 3000), FakeTokenizer()) == []
+def words(*spec: tuple[float, float, str]) -> list[dict[str, object]]:
+    return [{"start": a, "end": b, "word": w, "probability": 0.9} for a, b, w in spec]
+
+
+def cut(spec: list[dict[str, object]]) -> list[tuple[float, float, str]]:
+    window = {"seek": 0, "start": 0.0, "end": 30.0, "text": "", "tokens": [], "words": spec}
+    return [(s["start"], s["end"], s["text"]) for s in cut_segments(window)]
+
+
+def test_segments_are_cut_at_sentence_ends_and_pauses() -> None:
+    spec = words((0.5, 0.9, " Bonjour."), (1.0, 1.4, " Je"), (1.5, 2.0, " suis"), (3.0, 3.5, " là"),
+                 (3.6, 4.0, " aujourd'hui!"), (4.2, 4.6, " Merci"))
+    assert cut(spec) == [(0.5, 0.9, " Bonjour."), (1.0, 2.0, " Je suis"), (3.0, 4.0, " là aujourd'hui!"),
+                         (4.2, 4.6, " Merci")]
+
+
+def test_a_long_sentence_is_cut_at_its_last_comma_before_12_s() -> None:
+    spec = words(*[(float(i), i + 0.5, f" w{i}" + ("," if i in (3, 7) else "")) for i in range(20)])
+    found = cut(spec)
+    assert [s[0] for s in found] == [0.0, 8.0] and found[0][2].endswith("w7,")
+    assert all(end - start <= 12.0 for start, end, _ in found)
+    assert " ".join(s[2] for s in found).split() == [w["word"].strip() for w in spec]  # no word lost
+
+
+def test_a_window_without_words_keeps_its_text_or_gives_nothing() -> None:
+    window = {"seek": 0, "start": 2.0, "end": 9.0, "text": " euh", "tokens": [5], "words": []}
+    assert cut_segments(window) == [window]
+    assert cut_segments({**window, "text": " "}) == []
 
 
 def options(**kwargs: object) -> DecodeOptions:

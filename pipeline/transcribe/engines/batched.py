@@ -8,7 +8,15 @@ serves every window of the batch, which is what pays on a CPU, where a step for 
 the cores mostly idle. Each window gets the article prompt (not the previous window's text, which
 does not exist yet), whisper's per-window temperature fallback (only the windows that failed are
 decoded again, together) and whisper's own word timings (whisper.timing.add_word_timestamps).
-The segments come out as whisper.transcribe's dicts, in the episode's time.
+
+Each window is decoded without timestamp tokens, as faster-whisper's batched pipeline does. With
+them, whisper often closes a window at a timestamp well before its end and stops there;
+whisper.transcribe then seeks to that timestamp and decodes the rest in its next window, but a batch
+of independent windows has no next window, and about 30 % of the words were lost that way
+(measured on French speech). Without them the decoder writes the whole window's text; the word
+timings then place each word, and segments are cut from those times (cut_segments): at sentence
+ends, at pauses, and before a caption grows too long. The segments come out as
+whisper.transcribe's dicts, in the episode's time.
 """
 
 from __future__ import annotations
@@ -25,7 +33,11 @@ from pipeline.transcribe.engines.vad import WINDOW_FRAMES, SpeechWindow, speech_
 # Called with a window's padded mel and its encoder output, so that the word-timing pass that
 # follows (it runs the whole model on the same mel) finds the output instead of encoding again.
 RememberFn = Callable[[Any, Any], None]
-TIME_PER_TOKEN_S = 0.02  # whisper's timestamp tokens step by 20 ms
+# Where segments are cut (whisper.transcribe's own segments run 2-10 s, a caption's length).
+SENTENCE_ENDS = (".", "!", "?", "…", "。", "！", "？")
+CLAUSE_ENDS = (",", ";", ":", "，", "、")
+PAUSE_S = 0.8  # a silence this long between two words ends a segment
+MAX_SEGMENT_S = 12.0  # a longer stretch without sentence end is cut at its last comma, or here
 
 
 def decode_batched(
@@ -61,15 +73,15 @@ def decode_batched(
         for window, window_mel, feature, result in zip(batch, mels, features, results, strict=True):
             if _is_silence(result, options):
                 continue
-            found = split_segments(result, window, tokenizer)
+            found = window_segment(result, window, tokenizer)
             remember(window_mel.unsqueeze(0), feature.unsqueeze(0))
             whisper.timing.add_word_timestamps(
-                segments=found, model=model, tokenizer=tokenizer, mel=window_mel, num_frames=window.frames,
+                segments=[found], model=model, tokenizer=tokenizer, mel=window_mel, num_frames=window.frames,
                 last_speech_timestamp=last_speech_s,
             )
-            kept = [s for s in found if s["text"].strip() and s["start"] < s["end"]]
-            if kept and kept[-1].get("words"):
-                last_speech_s = kept[-1]["words"][-1]["end"]
+            kept = [s for s in cut_segments(found) if s["text"].strip() and s["start"] < s["end"]]
+            if kept:
+                last_speech_s = kept[-1]["end"]
             segments.extend(kept)
         done += sum(w.frames for w in batch)
         clock.report(done / total)
@@ -92,7 +104,7 @@ def _decode_with_fallback(model: Any, features: Any, options: DecodeOptions, pro
             extra = {"beam_size": options.beam_size} if temperature == 0 else {"best_of": options.beam_size}
         decoding = whisper.DecodingOptions(
             task="transcribe", language=options.language, temperature=temperature, prompt=prompt or None,
-            fp16=_fp16(model), **extra,
+            without_timestamps=True, fp16=_fp16(model), **extra,
         )
         for index, result in zip(pending, whisper.decode(model, features[pending], decoding), strict=True):
             results[index] = result
@@ -122,38 +134,56 @@ def _is_silence(result: Any, options: DecodeOptions) -> bool:
     return not (options.logprob_threshold is not None and result.avg_logprob > options.logprob_threshold)
 
 
-def split_segments(result: Any, window: SpeechWindow, tokenizer: Any) -> list[dict[str, Any]]:
-    """Cut a window's tokens at whisper's timestamp pairs into segments, in the episode's time.
+def window_segment(result: Any, window: SpeechWindow, tokenizer: Any) -> dict[str, Any]:
+    """A window's whole text as one whisper.transcribe-style segment, in the episode's time."""
+    tokens = [t for t in result.tokens if t < tokenizer.eot]
+    return {
+        "seek": window.start_frame,
+        "start": window.start_s,
+        "end": window.start_s + window.duration_s,
+        "text": tokenizer.decode(tokens),
+        "tokens": tokens,
+        "temperature": result.temperature,
+        "avg_logprob": result.avg_logprob,
+        "compression_ratio": result.compression_ratio,
+        "no_speech_prob": result.no_speech_prob,
+    }
 
-    Unlike whisper.transcribe, the text after the last timestamp pair is kept (up to the window's
-    end): the window ends in a pause, so nothing follows in another window to decode it again.
-    """
-    tokens = list(result.tokens)
-    begin = tokenizer.timestamp_begin
-    stamp = [t >= begin for t in tokens]
-    cuts = [i + 1 for i in range(len(tokens) - 1) if stamp[i] and stamp[i + 1]]
-    pieces, last = [], 0
-    for cut in [*cuts, len(tokens)]:
-        if tokens[last:cut]:
-            pieces.append(tokens[last:cut])
-        last = cut
-    segments: list[dict[str, Any]] = []
-    end_s = 0.0
-    for piece in pieces:
-        start_s = (piece[0] - begin) * TIME_PER_TOKEN_S if piece[0] >= begin else end_s
-        end_s = (piece[-1] - begin) * TIME_PER_TOKEN_S if piece[-1] >= begin else window.duration_s
-        text_tokens = [t for t in piece if t < tokenizer.eot]
-        if not text_tokens:
-            continue
+
+def cut_segments(window: dict[str, Any]) -> list[dict[str, Any]]:
+    """A window's segment (with "words") cut into caption-sized segments at its words' times."""
+    words = window.get("words") or []
+    if not words:  # no word placed (it happens on a few tokens of noise): keep the text, untimed
+        return [window] if window["text"].strip() else []
+    segments = []
+    for first, last in _cut_points(words):
+        piece = words[first:last]
         segments.append({
-            "seek": window.start_frame,
-            "start": window.start_s + start_s,
-            "end": window.start_s + min(max(end_s, start_s), window.duration_s),
-            "text": tokenizer.decode(text_tokens),
-            "tokens": piece,
-            "temperature": result.temperature,
-            "avg_logprob": result.avg_logprob,
-            "compression_ratio": result.compression_ratio,
-            "no_speech_prob": result.no_speech_prob,
+            **window,
+            "start": piece[0]["start"],
+            "end": piece[-1]["end"],
+            "text": "".join(w["word"] for w in piece),
+            "words": piece,
         })
     return segments
+
+
+def _cut_points(words: list[dict[str, Any]]) -> list[tuple[int, int]]:
+    """[first, last) word ranges: a sentence end or a pause ends one; none spans over MAX_SEGMENT_S."""
+    ranges: list[tuple[int, int]] = []
+    first = 0
+    for i, word in enumerate(words):
+        if i > first and word["end"] - words[first]["start"] > MAX_SEGMENT_S:
+            clause = [j for j in range(first + 1, i) if words[j - 1]["word"].strip().endswith(CLAUSE_ENDS)
+                      and word["end"] - words[j]["start"] <= MAX_SEGMENT_S]
+            cut = clause[-1] if clause else i
+            ranges.append((first, cut))
+            first = cut
+        ends_sentence = word["word"].strip().endswith(SENTENCE_ENDS)
+        pause_follows = i + 1 < len(words) and words[i + 1]["start"] - word["end"] >= PAUSE_S
+        if ends_sentence or pause_follows:
+            ranges.append((first, i + 1))
+            first = i + 1
+    if first < len(words):
+        ranges.append((first, len(words)))
+    return ranges
