@@ -3,10 +3,12 @@
     .venv/bin/python benchmarks/end_to_end.py [--minutes 10,60] [--runs 3] [--configs default,faster]
 
 The episode is built from ../shared/testdata/speech: the French recordings (FLEURS clips and
-ej-fra) one after another with half a second between them, repeated to the length asked, as a
-44.1 kHz stereo AAC file (what a creator exports); the article is their texts, one paragraph each,
-under a title. Each run is a whole process in a fresh project folder, as a user runs it:
-`diptych run --approve` (claim, normalize, transcribe, pair, approve, publish). The anchor is what
+ej-fra), each brought to the same level (-23 dBFS RMS: the clips range from -24 to -62, and one
+speaker's episode does not jump by 40 dB), one after another with half a second between them,
+repeated to the length asked, as a 44.1 kHz stereo AAC file (what a creator exports); the
+article is their texts, one paragraph each, under a title. Each run is a whole process in a
+fresh project folder, as a user runs it: `diptych run --approve` (claim, normalize, transcribe,
+pair, approve, publish). The anchor is what
 a user would run instead: faster-whisper int8 beam 5 transcribing the same file alone (its own
 process: imports, model loading, decoding the file). Runs alternate anchor / configs, so a busy
 machine weighs on all of them alike; the table gives medians, the ratio to the anchor, the time
@@ -35,10 +37,13 @@ sys.path.insert(0, str(ROOT))
 SPEECH = ROOT.parent / "shared" / "testdata" / "speech"
 BIN = Path(sys.executable).parent
 GAP_S = 0.5
+LEVEL_DBFS = -23.0
 
 # name -> DIPTYCH_* environment overrides
 CONFIGS: dict[str, dict[str, str]] = {
     "default": {},
+    "sequential": {"DIPTYCH_TRANSCRIBE__BATCH_SIZE": "1"},
+    "batched4": {"DIPTYCH_TRANSCRIBE__BATCH_SIZE": "4"},
     "batched": {"DIPTYCH_TRANSCRIBE__BATCH_SIZE": "8"},
     "faster": {"DIPTYCH_TRANSCRIBE__ENGINE": "faster-whisper"},
     "faster-batched": {"DIPTYCH_TRANSCRIBE__ENGINE": "faster-whisper", "DIPTYCH_TRANSCRIBE__BATCH_SIZE": "8"},
@@ -76,7 +81,7 @@ def build_episode(minutes: float, folder: Path) -> Episode:
 
     files = sorted(SPEECH.glob("fleurs-fr-*.ogg")) + [SPEECH / "ej-fra.m4a"]
     gap = np.zeros(int(GAP_S * 16000), np.float32)
-    one = np.concatenate([np.concatenate([load_speech(f), gap]) for f in files])
+    one = np.concatenate([np.concatenate([leveled(load_speech(f)), gap]) for f in files])
     texts = [f.with_suffix(".txt").read_text(encoding="utf-8").strip() for f in files]
     repeats = int(np.ceil(minutes * 60 * 16000 / len(one)))
     raw = folder / "speech.f32"
@@ -92,6 +97,14 @@ def build_episode(minutes: float, folder: Path) -> Episode:
     article = audio.with_suffix(".md")
     article.write_text("# Bancs d'essai\n\n" + "\n\n".join(paragraphs) + "\n", encoding="utf-8")
     return Episode(audio, article, " ".join(paragraphs), repeats * len(one) / 16000)
+
+
+def leveled(samples: Any) -> Any:
+    """`samples` scaled to LEVEL_DBFS RMS (clipped at full scale)."""
+    import numpy as np
+
+    rms = float(np.sqrt(np.mean(np.square(samples, dtype=np.float64))))
+    return np.clip(samples * np.float32(10 ** (LEVEL_DBFS / 20) / max(rms, 1e-9)), -1.0, 1.0)
 
 
 def wer(reference: str, hypothesis: str) -> float:

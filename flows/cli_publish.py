@@ -15,10 +15,13 @@ from pipeline.layout import ProjectLayout
 def prefect_ready(project: ProjectLayout, settings: Settings) -> None:
     """Prefect's environment is set before prefect is first imported (here, not at start-up, so
     `--help` and `status` never import it), with the command's own locked-down server."""
-    from flows.runtime import configure_prefect, start_command_server
+    from flows.runtime import configure_prefect, launch_command_server, wait_for_command_server
 
     configure_prefect(project)
-    start_command_server(project, timeout_s=settings.up.prefect_timeout_s)
+    launch_command_server(project, timeout_s=settings.up.prefect_timeout_s)
+    import flows.process_episode  # noqa: F401  (prefect's imports, while the server starts)
+
+    wait_for_command_server()
 
 
 def publish_now(project: ProjectLayout, settings: Settings, slug: str) -> None:

@@ -2,6 +2,8 @@
 
 Tasks wrap one pipeline function each. Their results are cached under keys made of content
 hashes and options (pipeline.stages.cache_key), so a re-run with nothing new does no work.
+Transcription starts as soon as the normalize stage has written the speech WAV, while the MP3 is
+still encoded and measured (a _Handover between the two tasks, in this process).
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ import os
 import sys
 import threading
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, cast
 from uuid import UUID
@@ -18,6 +21,7 @@ from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact, create_progress_artifact, update_progress_artifact
 from prefect.client.schemas.objects import State, TaskRun
 from prefect.context import TaskRunContext
+from prefect.futures import PrefectFuture
 from prefect.task_runners import ThreadPoolTaskRunner
 from prefect.tasks import Task
 
@@ -85,10 +89,22 @@ def claim_task(root: str) -> dict[str, list[str]]:
             "errors": report.errors}
 
 
+@dataclass(frozen=True)
+class _Handover:
+    """Between one episode's normalize and transcribe tasks (threads of one flow run)."""
+
+    speech: threading.Event = field(default_factory=threading.Event)  # the speech WAV is written
+    normalized: threading.Event = field(default_factory=threading.Event)  # the normalize task is over
+
+
+_HANDOVERS: dict[tuple[str, str], _Handover] = {}
+
+
 @task(name=Stage.normalize, retries=1, retry_delay_seconds=2, retry_condition_fn=_retry_unless_user_error,
       cache_key_fn=_stage_cache_key(Stage.normalize))
 def normalize_task(root: str, slug: str) -> StageOutcome:
-    return _failing(Stage.normalize, root, slug)
+    handover = _HANDOVERS.get((root, slug))
+    return _failing(Stage.normalize, root, slug, speech_ready=handover.speech.set if handover else None)
 
 
 @task(name=Stage.transcribe, retries=1, retry_delay_seconds=5, retry_condition_fn=_retry_unless_user_error,
@@ -115,9 +131,13 @@ def transcribe_task(root: str, slug: str, show_progress: bool = False, limited: 
             bar.update(done, eta_s)
 
     models_dir = settings.transcribe.models_dir or default_models_dir()
+    handover = _HANDOVERS.get((root, slug))
+    normalized = handover.normalized.wait if handover else None
     with transcription_slot(settings, limited=limited):
         try:
-            return _failing(Stage.transcribe, root, slug, models_dir=models_dir, progress=progress)
+            return _failing(
+                Stage.transcribe, root, slug, models_dir=models_dir, progress=progress, normalized=normalized
+            )
         finally:
             update_progress_artifact(artifact, 100.0)
             if bar:
@@ -196,12 +216,12 @@ def process_episode(root: str, slug: str, show_progress: bool = False, on_pools:
     """One episode as far as it can go: to awaiting_review, or (approved by a person) to published.
     No parameter approves: the review page, 'diptych approve' and 'run --approve' do.
     `on_pools`: transcription is a run of its own on the speech pool, and the batch's progress is
-    reported at the end (the deployments of flows.pools set it)."""
-    normalize_task(root, slug)
+    reported at the end (the deployments of flows.pools set it); else it overlaps the MP3's encoding."""
     if on_pools:
+        normalize_task(root, slug)
         _speech_pool().transcribe_on_speech_pool(root, slug)
     else:
-        transcribe_task(root, slug, show_progress)
+        normalize_and_transcribe(root, slug, show_progress)
     pair_task(root, slug)
     review_task(root, slug)
     publish_task(root, slug)
@@ -217,6 +237,35 @@ def _speech_pool() -> Any:
     from flows import speech
 
     return speech
+
+
+def normalize_and_transcribe(root: str, slug: str, show_progress: bool) -> None:
+    """The two stages, overlapping: transcription starts once the speech WAV is written and
+    records nothing before the normalize task is over (the MP3 encoded, measured and recorded)."""
+    handover = _HANDOVERS.setdefault((root, slug), _Handover())
+    try:
+        normalizing = normalize_task.submit(root, slug)
+        if not _wait_for_speech(handover, normalizing):
+            normalizing.result()  # over before the WAV was written: raises its error if it failed
+        transcribing = transcribe_task.submit(root, slug, show_progress)
+        normalizing.wait()
+        handover.normalized.set()
+        transcribing.wait()
+        normalizing.result()
+        transcribing.result()
+    finally:
+        handover.normalized.set()
+        _HANDOVERS.pop((root, slug), None)
+
+
+def _wait_for_speech(handover: _Handover, normalizing: PrefectFuture[StageOutcome]) -> bool:
+    """True once the speech WAV is written; False if the normalize task is over first (skipped, failed)."""
+    while not handover.speech.wait(0.1):
+        # The thread pool's future says it without asking the API; other runners' states do.
+        wrapped = getattr(normalizing, "wrapped_future", None)
+        if wrapped.done() if wrapped is not None else normalizing.state.is_final():
+            return handover.speech.is_set()
+    return True
 
 
 @flow(name="publish-episode")

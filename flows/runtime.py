@@ -17,6 +17,7 @@ if TYPE_CHECKING:
 
 _own: list[PrefectServer] = []  # the command's server, once started
 _starting = threading.Lock()
+_ready = threading.Event()  # the command's server has answered
 
 
 def configure_prefect(project: ProjectLayout) -> None:
@@ -34,6 +35,14 @@ def start_command_server(project: ProjectLayout, *, timeout_s: float) -> None:
     """For a command that runs flows itself (`run`, `publish`, an approval on the review page):
     its own locked-down API server on a free port, no UI, no services, stopped at exit. Call
     before importing prefect; a user's own PREFECT_API_URL is used instead."""
+    launch_command_server(project, timeout_s=timeout_s)
+    wait_for_command_server()
+
+
+def launch_command_server(project: ProjectLayout, *, timeout_s: float) -> None:
+    """start_command_server's first half: the server's process is started and the client's
+    environment set, but its API may not answer yet (wait_for_command_server): the command can
+    import prefect and its flows meanwhile (seconds each, on two cores side by side)."""
     from flows.lockdown import client_environment, server_environment
     from flows.server import HOST, PrefectServer, free_port
 
@@ -47,9 +56,22 @@ def start_command_server(project: ProjectLayout, *, timeout_s: float) -> None:
             return
         port = free_port()
         home = Path(os.environ.get("PREFECT_HOME") or project.prefect_home)
+        environment = server_environment(project, host=HOST, port=port)
+        # No flow of diptych's uses a block: registering Prefect's block types in a new project's
+        # database is start-up time for nothing (`up`, with its UI, keeps Prefect's default).
+        environment["PREFECT_SERVER_REGISTER_BLOCKS_ON_START"] = "false"
         server = PrefectServer(home, port=port, timeout_s=timeout_s, ui=False, services=False,
-                               environment=server_environment(project, host=HOST, port=port))
-        server.start()
+                               environment=environment)
+        server.launch()
         _own.append(server)
         atexit.register(server.stop)
         os.environ.update(client_environment(project, server.api_url))
+        _ready.clear()
+
+
+def wait_for_command_server() -> None:
+    """Until the command's server answers (at once when it already did, or when there is none)."""
+    with _starting:
+        if _own and not _ready.is_set():
+            _own[0].wait_until_ready()
+            _ready.set()

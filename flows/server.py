@@ -116,15 +116,19 @@ class PrefectServer:
 
     def start(self) -> None:
         """Start the server and wait until its API answers; a one-line ServiceError otherwise."""
+        self.launch()
+        self.wait_until_ready()
+
+    def launch(self) -> None:
+        """Start the server's process, not waiting for it (its imports and database take seconds)."""
         self.home.mkdir(parents=True, exist_ok=True)
         for pid in stop_leftovers(self.records):
             log.warning("stopped a Prefect server (pid %d) that an earlier diptych command left running", pid)
         require_free_port(self.port, flag="--prefect-port")
         self.process = OwnedProcess(self.command(), env=self.server_env(), log_path=self.log_path,
                                     records=self.records)
-        self._wait_until_ready()
 
-    def _wait_until_ready(self) -> None:
+    def wait_until_ready(self) -> None:
         assert self.process is not None
         deadline = time.monotonic() + self.timeout_s
         while time.monotonic() < deadline:

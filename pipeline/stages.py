@@ -142,7 +142,11 @@ def normalize_key(settings: Settings, record: EpisodeRecord) -> str:
     return sha256_json({"audio": record.audio_sha256, "options": settings.audio.model_dump(mode="json")})
 
 
-def run_normalize(project: ProjectLayout, settings: Settings, slug: str) -> StageOutcome:
+def run_normalize(
+    project: ProjectLayout, settings: Settings, slug: str, *, speech_ready: Callable[[], None] | None = None
+) -> StageOutcome:
+    """Normalize the recording; `speech_ready()` is called once the speech WAV is written, while
+    the MP3 is still encoded (transcription may start then: run_transcribe's `normalized`)."""
     from pipeline.audio import normalize_audio, write_tags
 
     inputs = inputs_of(project, settings, slug)
@@ -158,7 +162,9 @@ def run_normalize(project: ProjectLayout, settings: Settings, slug: str) -> Stag
             episodes.update_record(layout, stage_hashes=_hashes(record, TAGS_KEY, tags_key))
             return StageOutcome(slug, Stage.normalize, True, "tags rewritten")
         return StageOutcome(slug, Stage.normalize, False, "up to date")
-    report = normalize_audio(layout.source_file(record.source_audio), layout, settings=settings.audio, tags=tags)
+    report = normalize_audio(
+        layout.source_file(record.source_audio), layout, settings=settings.audio, tags=tags, speech_ready=speech_ready
+    )
     for warning in report.warnings:
         # A truncated recording, say: published as far as it goes, and the creator is told.
         episodes.add_warning(layout, warning)
@@ -187,14 +193,24 @@ def _transcribe_options(settings: Settings) -> dict[str, object]:
 
 
 def transcribe_key(settings: Settings, layout: EpisodeLayout, record: EpisodeRecord) -> str:
+    # The normalize key the audio is (or is being) normalized under, not the one recorded: the
+    # transcription may start while the MP3 is still encoded. Both are equal once it is recorded.
     language = episode_meta(layout, record).language or settings.transcribe.language
-    return sha256_json({"audio": record.stage_hashes.get(Stage.normalize), "language": language,
+    return sha256_json({"audio": normalize_key(settings, record), "language": language,
                         "options": _transcribe_options(settings)})
 
 
 def run_transcribe(
-    project: ProjectLayout, settings: Settings, slug: str, *, models_dir: Path, progress: Progress | None = None
+    project: ProjectLayout,
+    settings: Settings,
+    slug: str,
+    *,
+    models_dir: Path,
+    progress: Progress | None = None,
+    normalized: Callable[[], None] | None = None,
 ) -> StageOutcome:
+    """Transcribe the speech WAV. Started while the normalize stage still encodes the MP3, it is
+    given `normalized()`, which returns once that stage has finished: nothing is recorded before."""
     from pipeline.transcribe import transcribe_audio
 
     inputs = inputs_of(project, settings, slug)
@@ -210,8 +226,15 @@ def run_transcribe(
         log.warning("%s: transcribing without the article's vocabulary: %s", slug, exc)
     transcript = transcribe_audio(
         layout.speech_wav, settings=settings.transcribe, models_dir=models_dir,
-        audio_sha256=sha256_file(layout.master_mp3), language=language, article=article, progress=progress,
+        audio_sha256="", language=language, article=article, progress=progress,
     )
+    if normalized is not None:
+        normalized()
+        record = episodes.load_record(layout)  # as the normalize stage left it
+        if record.stage_hashes.get(Stage.normalize) != normalize_key(settings, record):
+            # The normalize stage failed after the speech WAV was written: its error is the one to see.
+            return StageOutcome(slug, Stage.transcribe, False, "not kept: the recording was not normalized")
+    transcript = transcript.model_copy(update={"audio_sha256": sha256_file(layout.master_mp3)})
     write_model(layout.draft_json, transcript)
     _keep_review_in_sync(layout, sha256_file(layout.draft_json))
     flagged = sum(1 for s in transcript.segments if s.flags)

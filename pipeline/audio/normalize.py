@@ -6,6 +6,9 @@
     -> MP3 (libmp3lame) -> decode the MP3 and measure it; correct and re-encode if it missed
     -> ID3v2.4 tags; 16 kHz mono WAV for the speech model; loudness.json
 
+The speech model's WAV is written first, while the MP3 is encoded, and `speech_ready` is called
+as soon as it is there: transcription can start while the MP3 is still encoded and measured.
+
 The original recording is only read. Every file is written beside its final name and renamed.
 """
 
@@ -14,6 +17,7 @@ from __future__ import annotations
 import logging
 import os
 import tempfile
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -75,8 +79,16 @@ class _Encoded:
     encodes: int
 
 
-def normalize_audio(source: Path, layout: EpisodeLayout, *, settings: AudioSettings, tags: Id3Tags) -> LoudnessReport:
-    """Normalize `source` into layout.master_mp3, layout.speech_wav and layout.loudness_json."""
+def normalize_audio(
+    source: Path,
+    layout: EpisodeLayout,
+    *,
+    settings: AudioSettings,
+    tags: Id3Tags,
+    speech_ready: Callable[[], None] | None = None,
+) -> LoudnessReport:
+    """Normalize `source` into layout.master_mp3, layout.speech_wav and layout.loudness_json;
+    `speech_ready()` is called once layout.speech_wav is written (the MP3 may still be encoding)."""
     info = probe_audio(source)
     decoded = decode_audio(info)
     warnings = _check_decoded(info, decoded.duration_s)
@@ -94,7 +106,7 @@ def normalize_audio(source: Path, layout: EpisodeLayout, *, settings: AudioSetti
     trim = _trim_or_fail(info, analysis, rate, x.shape[1], settings)
     layout.audio_dir.mkdir(parents=True, exist_ok=True)
     with atomic_path(layout.master_mp3) as mp3_tmp:
-        encoded = _encode_to_target(x, analysis, trim, rate, settings, mp3_tmp, layout.speech_wav)
+        encoded = _encode_to_target(x, analysis, trim, rate, settings, (mp3_tmp, layout.speech_wav), speech_ready)
         tag_file(mp3_tmp, tags)
     report = _report(
         info,
@@ -199,15 +211,17 @@ def _encode_to_target(
     trim: Trim,
     rate: int,
     settings: AudioSettings,
-    mp3: Path,
-    speech_wav: Path,
+    paths: tuple[Path, Path],
+    speech_ready: Callable[[], None] | None,
 ) -> _Encoded:
     """Plan, apply and encode; measure the decoded MP3 and redo it while it misses the target.
 
     libmp3lame returns every signal a few tenths of a dB quieter (0.3-0.45 dB measured here, even on
     a sine tone), so the plan aims above the target by the loss measured on an excerpt first.
-    The speech model's WAV is written from the same samples while the encoder runs.
+    The speech model's WAV is written from the first plan's samples while the encoder runs, once:
+    a correction changes the gain by tenths of a dB and no time, and the WAV may already be in use.
     """
+    mp3, speech_wav = paths
     sub = rate // 10
     hp_lufs = loudness_of(sub_blocks(analysis.hp_frame_energy[-(-trim.start // sub) * 10 : trim.end // sub * 10]))
     assert hp_lufs is not None  # _trim_or_fail found sound between the trims
@@ -230,7 +244,10 @@ def _encode_to_target(
         published = x[:, trim.start : trim.end]
         with ThreadPoolExecutor(max_workers=1) as pool:
             job = pool.submit(encode_mp3, published, rate, mp3, bitrate_kbps=bitrate)
-            write_speech_wav(published, rate, speech_wav)
+            if attempt == 1:
+                write_speech_wav(published, rate, speech_wav)
+                if speech_ready is not None:
+                    speech_ready()
             job.result()
         measured = measure_file(mp3, rate=rate, channels=channels, expected_peak_dbtp=threshold_db)
         miss_lu = settings.target_lufs - (measured.integrated_lufs or settings.target_lufs)

@@ -431,3 +431,20 @@ def test_48k_output_without_high_pass(voice: np.ndarray, tmp_path: Path) -> None
     assert abs(lufs(y, 48000) - (-19.0)) <= 0.5
     assert ebur128_true_peak(layout.master_mp3) <= SETTINGS.ceiling_dbtp
     assert report.target_lufs == -19.0
+
+
+def test_the_speech_wav_is_ready_before_the_mp3(speech: Path, tmp_path: Path) -> None:
+    """speech_ready is called with the whole speech WAV written and the MP3 not yet published, so
+    that transcription can start while the MP3 is encoded and measured."""
+    layout = EpisodeLayout(root=tmp_path / "episode", slug="episode")
+    seen: list[tuple[float, bool]] = []
+
+    def ready() -> None:
+        with wave.open(str(layout.speech_wav)) as w:
+            seen.append((w.getnframes() / w.getframerate(), layout.master_mp3.exists()))
+
+    report = normalize_audio(speech / "ej-fra.m4a", layout, settings=SETTINGS, tags=tags(), speech_ready=ready)
+    assert len(seen) == 1
+    seconds, mp3_there = seen[0]
+    assert seconds == pytest.approx(report.duration_s, abs=0.05) and not mp3_there
+    assert layout.master_mp3.exists()
