@@ -8,7 +8,7 @@ import pytest
 
 from pipeline.config import TranscribeSettings
 from pipeline.transcribe.engines.base import DecodeOptions
-from pipeline.transcribe.engines.batched import cut_segments, needs_fallback, window_segment
+from pipeline.transcribe.engines.batched import cut_segments, needs_fallback, rest_of, window_segment
 from pipeline.transcribe.engines.vad import SpeechWindow, group_windows
 from pipeline.transcribe.stage import decode_options, resolve_device
 
@@ -109,3 +109,12 @@ def test_batch_size_and_device_reach_the_engine() -> None:
     import torch
 
     assert resolve_device(TranscribeSettings()) == ("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def test_a_window_whose_text_stops_early_leaves_a_rest() -> None:
+    window = SpeechWindow(start_frame=1000, frames=2000)  # 10 s to 30 s
+    found = [{"start": 10.5, "end": 18.0, "words": words((10.5, 11.0, " Nous"), (17.2, 18.04, " servi."))}]
+    assert rest_of(window, found) == SpeechWindow(1804, 1196)  # from the last word's end to 30 s
+    found[0]["words"] = words((10.5, 11.0, " Nous"), (28.5, 29.5, " fin."))
+    assert rest_of(window, found) is None  # under a second left
+    assert rest_of(window, []) is None

@@ -21,14 +21,16 @@ whisper.transcribe's dicts, in the episode's time.
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from pipeline.transcribe.engines.base import DecodeOptions, ProgressClock
 from pipeline.transcribe.engines.mel import log_mel_spectrogram_chunked
-from pipeline.transcribe.engines.vad import WINDOW_FRAMES, SpeechWindow, speech_windows
+from pipeline.transcribe.engines.vad import HOP, SAMPLE_RATE, WINDOW_FRAMES, SpeechWindow, speech_windows
 
 # Called with a window's padded mel and its encoder output, so that the word-timing pass that
 # follows (it runs the whole model on the same mel) finds the output instead of encoding again.
@@ -38,6 +40,20 @@ SENTENCE_ENDS = (".", "!", "?", "…", "。", "！", "？")
 CLAUSE_ENDS = (",", ";", ":", "，", "、")
 PAUSE_S = 0.8  # a silence this long between two words ends a segment
 MAX_SEGMENT_S = 12.0  # a longer stretch without sentence end is cut at its last comma, or here
+# A window's text ending this long before the window does leaves a rest to decode again.
+MIN_REST_S = 1.0
+
+
+@dataclass(frozen=True)
+class _Decoding:
+    """What one batch needs besides its windows: the model, the episode's mel, and how to decode."""
+
+    model: Any
+    mel: Any
+    options: DecodeOptions
+    prompt: list[int]
+    tokenizer: Any
+    remember: RememberFn
 
 
 def decode_batched(
@@ -49,43 +65,72 @@ def decode_batched(
     clock: ProgressClock,
     remember: RememberFn,
 ) -> list[dict[str, Any]]:
-    """whisper.transcribe-style segment dicts (with "words") for the speech in `audio`."""
-    import torch
+    """whisper.transcribe-style segment dicts (with "words") for the speech in `audio`.
+
+    A window whose text stops before its speech does (whisper writes its end-of-text early now
+    and then) leaves a rest, from its last word to its end, decoded again in the next batch, as
+    whisper.transcribe seeks to where a window's text stopped.
+    """
     import whisper
     from whisper.audio import N_SAMPLES
 
-    windows = speech_windows(audio)
-    mel = log_mel_spectrogram_chunked(audio, model.dims.n_mels, padding=N_SAMPLES)
+    queue = deque(speech_windows(audio))
     tokenizer = whisper.tokenizer.get_tokenizer(
         model.is_multilingual, num_languages=model.num_languages, language=options.language, task="transcribe"
     )
     prompt = tokenizer.encode(" " + options.initial_prompt.strip()) if options.initial_prompt else []
-    total = max(sum(w.frames for w in windows), 1)
-    done, last_speech_s = 0, 0.0
+    mel = log_mel_spectrogram_chunked(audio, model.dims.n_mels, padding=N_SAMPLES)
+    decoding = _Decoding(model, mel, options, prompt, tokenizer, remember)
+    total, done = max(sum(w.frames for w in queue), 1), 0
     segments: list[dict[str, Any]] = []
-    for first in range(0, len(windows), batch_size):
-        batch = windows[first : first + batch_size]
-        mels = torch.stack([whisper.pad_or_trim(mel[:, w.start_frame : w.start_frame + w.frames], WINDOW_FRAMES)
-                            for w in batch]).to(model.device)
-        with torch.no_grad():
-            features = model.encoder(mels.half() if _fp16(model) else mels)
-        results = _decode_with_fallback(model, features, options, prompt)
-        for window, window_mel, feature, result in zip(batch, mels, features, results, strict=True):
-            if _is_silence(result, options):
-                continue
-            found = window_segment(result, window, tokenizer)
-            remember(window_mel.unsqueeze(0), feature.unsqueeze(0))
-            whisper.timing.add_word_timestamps(
-                segments=[found], model=model, tokenizer=tokenizer, mel=window_mel, num_frames=window.frames,
-                last_speech_timestamp=last_speech_s,
-            )
-            kept = [s for s in cut_segments(found) if s["text"].strip() and s["start"] < s["end"]]
-            if kept:
-                last_speech_s = kept[-1]["end"]
-            segments.extend(kept)
-        done += sum(w.frames for w in batch)
+    while queue:
+        batch = [queue.popleft() for _ in range(min(batch_size, len(queue)))]
+        rests: list[SpeechWindow] = []
+        for window, found in zip(batch, _decode_batch(decoding, batch, segments), strict=True):
+            segments.extend(found)
+            rest = rest_of(window, found)
+            done += window.frames - (rest.frames if rest else 0)
+            rests += [rest] if rest else []
+        queue.extendleft(reversed(rests))
         clock.report(done / total)
-    return segments
+    return sorted(segments, key=lambda s: s["start"])
+
+
+def rest_of(window: SpeechWindow, found: list[dict[str, Any]]) -> SpeechWindow | None:
+    """The part of `window` after its last word, when that is long enough to hold more speech."""
+    ends = [w["end"] for s in found for w in s.get("words") or []]
+    if not ends:
+        return None  # no word at all: silence, or nothing whisper could place
+    first = max(window.start_frame, min(round(max(ends) * SAMPLE_RATE / HOP), window.start_frame + window.frames))
+    rest = SpeechWindow(first, window.start_frame + window.frames - first)
+    return rest if rest.duration_s >= MIN_REST_S else None
+
+
+def _decode_batch(decoding: _Decoding, batch: list[SpeechWindow], before: list[dict[str, Any]]) -> list[list[Any]]:
+    """Each window's segments, with word times, in the episode's time."""
+    import torch
+    import whisper
+
+    model, mel = decoding.model, decoding.mel
+    mels = torch.stack([whisper.pad_or_trim(mel[:, w.start_frame : w.start_frame + w.frames], WINDOW_FRAMES)
+                        for w in batch]).to(model.device)
+    with torch.no_grad():
+        features = model.encoder(mels.half() if _fp16(model) else mels)
+    results = _decode_with_fallback(model, features, decoding.options, decoding.prompt)
+    out: list[list[Any]] = []
+    for window, window_mel, feature, result in zip(batch, mels, features, results, strict=True):
+        if _is_silence(result, decoding.options):
+            out.append([])
+            continue
+        found = window_segment(result, window, decoding.tokenizer)
+        decoding.remember(window_mel.unsqueeze(0), feature.unsqueeze(0))
+        last_speech_s = max((s["end"] for s in before if s["end"] <= window.start_s + 0.01), default=0.0)
+        whisper.timing.add_word_timestamps(
+            segments=[found], model=model, tokenizer=decoding.tokenizer, mel=window_mel,
+            num_frames=window.frames, last_speech_timestamp=last_speech_s,
+        )
+        out.append([s for s in cut_segments(found) if s["text"].strip() and s["start"] < s["end"]])
+    return out
 
 
 def _fp16(model: Any) -> bool:
@@ -93,10 +138,14 @@ def _fp16(model: Any) -> bool:
 
 
 def _decode_with_fallback(model: Any, features: Any, options: DecodeOptions, prompt: list[int]) -> list[Any]:
-    """whisper.transcribe's temperature fallback, per window: the failed ones are decoded again."""
+    """whisper.transcribe's temperature fallback, per window: the failed ones are decoded again.
+
+    A window that fails at every temperature keeps its most likely result that is not repetitive
+    (faster-whisper's choice), not the last one, which at temperature 1 is often noise.
+    """
     import whisper
 
-    results: list[Any] = [None] * len(features)
+    tried: list[list[Any]] = [[] for _ in range(len(features))]
     pending = list(range(len(features)))
     for temperature in options.temperatures:
         extra: dict[str, int] = {}
@@ -107,11 +156,17 @@ def _decode_with_fallback(model: Any, features: Any, options: DecodeOptions, pro
             without_timestamps=True, fp16=_fp16(model), **extra,
         )
         for index, result in zip(pending, whisper.decode(model, features[pending], decoding), strict=True):
-            results[index] = result
-        pending = [i for i in pending if needs_fallback(results[i], options)]
+            tried[index].append(result)
+        pending = [i for i in pending if needs_fallback(tried[i][-1], options)]
         if not pending:
             break
-    return results
+    return [results[-1] if i not in pending else _best(results, options) for i, results in enumerate(tried)]
+
+
+def _best(results: list[Any], options: DecodeOptions) -> Any:
+    limit = options.compression_ratio_threshold
+    plain = [r for r in results if limit is None or r.compression_ratio <= limit]
+    return max(plain or results, key=lambda r: r.avg_logprob)
 
 
 def needs_fallback(result: Any, options: DecodeOptions) -> bool:
