@@ -6,9 +6,9 @@ Server: seconds from launching diptych's locked-down API server (flows.server.Pr
 UI, no services) to its API answering, in a fresh Prefect home (a new project: the database is
 created and Prefect's block types registered) and in the same home again (migrations checked,
 block registration skipped by Prefect's memo), with Prefect's block registration on (Prefect's
-default) and off (PREFECT_SERVER_REGISTER_BLOCKS_ON_START=false, as diptych's command server now
-runs). Client: seconds to import prefect and diptych's flows in a fresh process, which `diptych
-run` now does while its server starts. Medians of --runs, all in one command.
+default, and diptych's) and off (PREFECT_SERVER_REGISTER_BLOCKS_ON_START=false). Client:
+seconds to import prefect and diptych's flows in a fresh process, which `diptych run` now does
+while its server starts. Medians of --runs, all in one command.
 """
 
 from __future__ import annotations

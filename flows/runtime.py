@@ -56,12 +56,9 @@ def launch_command_server(project: ProjectLayout, *, timeout_s: float) -> None:
             return
         port = free_port()
         home = Path(os.environ.get("PREFECT_HOME") or project.prefect_home)
-        environment = server_environment(project, host=HOST, port=port)
-        # No flow of diptych's uses a block: registering Prefect's block types in a new project's
-        # database is start-up time for nothing (`up`, with its UI, keeps Prefect's default).
-        environment["PREFECT_SERVER_REGISTER_BLOCKS_ON_START"] = "false"
+        # (Not registering Prefect's block types was measured, benchmarks/prefect_start.py: no gain.)
         server = PrefectServer(home, port=port, timeout_s=timeout_s, ui=False, services=False,
-                               environment=environment)
+                               environment=server_environment(project, host=HOST, port=port))
         server.launch()
         _own.append(server)
         atexit.register(server.stop)
