@@ -167,7 +167,7 @@ def decode_options(settings: TranscribeSettings, language: str, prompt: str | No
         logprob_threshold=settings.logprob_threshold,
         no_speech_threshold=settings.no_speech_threshold,
         hallucination_silence_threshold_s=settings.hallucination_silence_threshold_s,
-        batch_size=settings.batch_size,
+        batch_size=settings.decode_batch_size,
     )
 
 

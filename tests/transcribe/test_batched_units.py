@@ -103,7 +103,9 @@ def test_fallback_follows_whispers_rule(logprob: float, ratio: float, no_speech:
 
 
 def test_batch_size_and_device_reach_the_engine() -> None:
-    assert options().batch_size == TranscribeSettings().batch_size == 4
+    assert options().batch_size == TranscribeSettings().decode_batch_size == 4  # openai-whisper's default
+    assert TranscribeSettings(engine="faster-whisper").decode_batch_size == 1  # no fallback when batched
+    assert TranscribeSettings(engine="faster-whisper", batch_size=8).decode_batch_size == 8
     assert options(batch_size=1).batch_size == 1
     assert options(batch_size=4).batch_size == 4
     assert resolve_device(TranscribeSettings(device="cpu")) == "cpu"
