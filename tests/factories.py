@@ -18,6 +18,7 @@ import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import uvicorn
 from starlette.applications import Starlette
@@ -39,6 +40,9 @@ from pipeline.models import (
 )
 from pipeline.review import state as review
 from pipeline.store import write_model
+
+if TYPE_CHECKING:
+    from pipeline.article.reader import Article
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 SHARED = PROJECT_ROOT.parent / "shared"
@@ -307,6 +311,21 @@ def add_whisper_episode(
     )
     write_model(layout.pairing_json, pairing)
     return layout
+
+
+def pair_draft(article: Article, transcript: Transcript, **settings: object) -> Pairing:
+    """`article` paired with a draft transcript, placeholder hashes (the pairing tests' call)."""
+    from pipeline.config import PairingSettings
+    from pipeline.pairing.pair import pair_article
+
+    return pair_article(
+        article,
+        transcript,
+        settings=PairingSettings(**settings),  # type: ignore[arg-type]
+        transcript_source="draft",
+        transcript_sha256="t" * 64,
+        article_sha256="a" * 64,
+    )
 
 
 # --- transcripts shaped like Whisper's, for the review tests ---

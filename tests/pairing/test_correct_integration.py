@@ -14,12 +14,12 @@ from pathlib import Path
 import pytest
 
 from pipeline.article.reader import Article, read_article
-from pipeline.config import PairingSettings, TranscribeSettings
+from pipeline.config import TranscribeSettings
 from pipeline.models import Pairing, Transcript
-from pipeline.pairing.pair import pair_article
 from pipeline.transcribe.correct import correct_from_article
 from pipeline.transcribe.model_cache import default_models_dir, install_model
 from pipeline.transcribe.stage import load_speech, transcribe_audio
+from tests.factories import pair_draft
 
 pytestmark = pytest.mark.integration
 
@@ -48,14 +48,7 @@ def article_of(
 
 
 def pair(article: Article, transcript: Transcript) -> Pairing:
-    return pair_article(
-        article,
-        transcript,
-        settings=PairingSettings(),
-        transcript_source="draft",
-        transcript_sha256="t" * 64,
-        article_sha256="a" * 64,
-    )
+    return pair_draft(article, transcript)
 
 
 def swap_word(transcript: Transcript, old: str, new: str) -> Transcript:

@@ -13,11 +13,9 @@ from pathlib import Path
 import pytest
 
 from pipeline.article.reader import read_article
-from pipeline.config import PairingSettings
 from pipeline.models import Pairing, Transcript
-from pipeline.pairing.pair import pair_article
 from pipeline.transcribe.model_cache import default_models_dir, install_model
-from tests.factories import PROJECT_ROOT
+from tests.factories import PROJECT_ROOT, pair_draft
 
 pytestmark = pytest.mark.integration
 
@@ -57,14 +55,7 @@ def built(speech: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, t
 
 
 def paired(case, transcript: Transcript, **settings: object) -> Pairing:
-    return pair_article(
-        read_article(case.article),
-        transcript,
-        settings=PairingSettings(**settings),  # type: ignore[arg-type]
-        transcript_source="draft",
-        transcript_sha256="t" * 64,
-        article_sha256="a" * 64,
-    )
+    return pair_draft(read_article(case.article), transcript, **settings)
 
 
 def test_a_read_aloud_every_paragraph_within_two_seconds(built) -> None:
@@ -121,14 +112,7 @@ def test_each_score_alone_still_pairs_the_read_aloud_case(built, method: str) ->
 def test_article_in_another_language_than_the_episode(built, examples: Path) -> None:
     """The French creator article against the English UDHR reading: low confidence, no crash."""
     _, transcript = built["a"]
-    pairing = pair_article(
-        read_article(examples / "creator-article-fr.txt"),
-        transcript,
-        settings=PairingSettings(),
-        transcript_source="draft",
-        transcript_sha256="t" * 64,
-        article_sha256="a" * 64,
-    )
+    pairing = pair_draft(read_article(examples / "creator-article-fr.txt"), transcript)
     assert pairing.low_confidence
     assert pairing.coverage.article_told < 0.3
 
@@ -137,14 +121,7 @@ def test_one_minute_episode_with_a_long_article(built, examples: Path) -> None:
     """ej-fra (34 s) against the long, unrelated creator article: mostly text only, flagged."""
     _, transcript = built["e"]
     article = read_article(examples / "creator-article-fr.txt")
-    pairing = pair_article(
-        article,
-        transcript,
-        settings=PairingSettings(),
-        transcript_source="draft",
-        transcript_sha256="t" * 64,
-        article_sha256="a" * 64,
-    )
+    pairing = pair_draft(article, transcript)
     told = [b for b in pairing.blocks if b.status == "paired"]
     assert len(pairing.blocks) == len(article.blocks)
     assert len(told) <= 3 and pairing.low_confidence
