@@ -13,7 +13,9 @@ The word-precision table (cases a-f and the word cases g-j of pairing_cases/word
 transcribed by openai-whisper, the model the article's corrections use) gives the share of blocks
 starting within ±0.5 s and ±1.0 s, the spoken headings dated within ±0.5 s, the worst IoU of a true
 audio-only stretch with the spans found, WER before/after the corrections on read and on retold
-passages, and the correction's time (median of --runs, model loaded) against the transcription's.
+passages, and the correction's time (median of --runs, model loaded) against the transcription's,
+both in one process, the correction after the transcription, as `diptych run` runs them (the
+correction then scores on the audio encoder output the transcription kept).
 """
 
 from __future__ import annotations
@@ -111,7 +113,7 @@ def correct(
     from pipeline.transcribe.correct import correct_from_article, load_scorer
     from pipeline.transcribe.model_cache import OPENAI_ENGINE, model_path
 
-    load_scorer(str(model_path("base", models, engine=OPENAI_ENGINE)))  # as a running worker has it
+    load_scorer(str(model_path("base", models, engine=OPENAI_ENGINE)), "base")  # as a running worker has it
     article = read_article(case.article)
     first, _ = pair(case.article, transcript, "hybrid")
     audio = load_audio(case)
@@ -146,9 +148,12 @@ def word_table(cases: list[Case], transcripts: dict[str, Transcript], args: argp
         print_word_row(score_words(case, pairing), "", "", "", None, None)
     for case in word_cases:
         transcript, transcribe_s = timed[case.name]
+        # Transcribed here first, under the same load as the correction, and in the same process:
+        # as in `diptych run`, the correction scores on the encoder output this transcription kept.
+        fresh_s = time_transcription(case, models)
         corrected, pairing, correct_s, taken, scored = correct(case, transcript, models, args.runs)
-        if scored:  # the model ran: time a transcription now, under the same load as the correction
-            transcribe_s = time_transcription(case, models)
+        if scored:  # the model ran
+            transcribe_s = fresh_s
         print_word_row(
             score_words(case, pairing), _wer_pair(case, transcript, corrected, "read"),
             _wer_pair(case, transcript, corrected, "retold"), taken, correct_s, transcribe_s,

@@ -44,10 +44,10 @@ def cmd_run(args: argparse.Namespace, project: ProjectLayout, settings: Settings
     project.inbox.mkdir(parents=True, exist_ok=True)
     project.episodes_dir.mkdir(parents=True, exist_ok=True)
     show_progress = not args.quiet and sys.stderr.isatty()
-    prefect_ready(project, settings)
+    loading = prefect_ready(project, settings, preload=True)
     from flows.process_episode import run_inbox
 
-    result = run_inbox(project, settings, show_progress=show_progress)
+    result = run_inbox(project, settings, show_progress=show_progress, loading=loading)
     if not isinstance(result, dict):
         raise DiptychError(f"the processing run failed: {result}")
     if args.approve:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import threading
 
 from flows.cli_pools import Add
 from flows.logs import out as _out
@@ -12,16 +13,24 @@ from pipeline.config import Settings
 from pipeline.layout import ProjectLayout
 
 
-def prefect_ready(project: ProjectLayout, settings: Settings) -> None:
+def prefect_ready(project: ProjectLayout, settings: Settings, *, preload: bool = False) -> threading.Thread | None:
     """Prefect's environment is set before prefect is first imported (here, not at start-up, so
-    `--help` and `status` never import it), with the command's own locked-down server."""
-    from flows.runtime import configure_prefect, launch_command_server, wait_for_command_server
+    `--help` and `status` never import it), with the command's own locked-down server. With
+    `preload`, the models load while the server starts: their thread is returned."""
+    from flows.runtime import configure_prefect, launch_command_server, preload_models, wait_for_command_server
 
     configure_prefect(project)
     launch_command_server(project, timeout_s=settings.up.prefect_timeout_s)
-    import flows.process_episode  # noqa: F401  (prefect's imports, while the server starts)
+    loading = preload_models(project, settings) if preload else None
+    try:
+        import flows.process_episode  # noqa: F401  (prefect's imports, while the server starts)
 
-    wait_for_command_server()
+        wait_for_command_server()
+    except BaseException:
+        if loading is not None:
+            loading.join()  # a process that exits while torch is loading aborts (see run_inbox)
+        raise
+    return loading
 
 
 def publish_now(project: ProjectLayout, settings: Settings, slug: str) -> None:

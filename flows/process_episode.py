@@ -308,22 +308,11 @@ def process_inbox(root: str, show_progress: bool = False, on_pools: bool = False
     return {"claim": claimed, "episodes": results}
 
 
-def preload_speech_model(project: ProjectLayout, settings: Settings) -> threading.Thread | None:
-    """With drops waiting, load the speech model in the background while Prefect's API starts and
-    the audio is normalized (1-3 s here), instead of when transcription begins."""
-    from pipeline.transcribe import default_models_dir, preload_engine
-
-    if not any(p.name != "README.md" for p in project.inbox.iterdir()):
-        return None
-    models_dir = settings.transcribe.models_dir or default_models_dir()
-    thread = threading.Thread(target=preload_engine, args=(settings.transcribe, models_dir), daemon=True)
-    thread.start()
-    return thread
-
-
-def run_inbox(project: ProjectLayout, settings: Settings, *, show_progress: bool) -> dict[str, Any]:
+def run_inbox(
+    project: ProjectLayout, settings: Settings, *, show_progress: bool, loading: threading.Thread | None = None
+) -> dict[str, Any]:
+    """The processing run of `diptych run`; `loading`, the models' preload (flows.runtime), if any."""
     runner: Any = ThreadPoolTaskRunner(max_workers=settings.run.max_concurrent_episodes)
-    loading = preload_speech_model(project, settings)
     try:
         state = process_inbox.with_options(task_runner=runner)(str(project.root), show_progress, return_state=True)
     finally:

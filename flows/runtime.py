@@ -9,6 +9,7 @@ import threading
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from pipeline.config import Settings
 from pipeline.errors import ServiceError
 from pipeline.layout import ProjectLayout
 
@@ -72,3 +73,24 @@ def wait_for_command_server() -> None:
         if _own and not _ready.is_set():
             _own[0].wait_until_ready()
             _ready.set()
+
+
+def preload_models(project: ProjectLayout, settings: Settings) -> threading.Thread | None:
+    """With drops waiting, load the speech model and the pairing's sentence embeddings in the
+    background while Prefect's API starts (seconds in which the command only waits), instead of
+    when transcription and pairing begin. Call before wait_for_command_server."""
+    from pipeline.transcribe import default_models_dir, preload_engine
+
+    if not project.inbox.is_dir() or not any(p.name != "README.md" for p in project.inbox.iterdir()):
+        return None
+    models_dir = settings.transcribe.models_dir or default_models_dir()
+
+    def load() -> None:
+        from pipeline.pairing.embeddings import preload_embeddings
+
+        preload_engine(settings.transcribe, models_dir)
+        preload_embeddings(threads=settings.pairing.threads)
+
+    thread = threading.Thread(target=load, name="diptych-preload", daemon=True)
+    thread.start()
+    return thread

@@ -47,6 +47,8 @@ class Stage(StrEnum):
 
 # The ID3 tags' key, kept beside the normalize key: new tags are written without re-encoding.
 TAGS_KEY = "tags"
+# The article's corrections, then pairing again, at most this many times (see _correct_draft).
+CORRECTION_ROUNDS = 2
 
 
 @dataclass(frozen=True)
@@ -300,26 +302,38 @@ def _correct_draft(
 ) -> Pairing:
     """Where the article is read aloud, the draft takes its words for what Whisper misheard (the
     speech model decides), and the episode is paired again on the corrected draft. Only the draft:
-    a reviewed transcript is the reviewer's."""
+    a reviewed transcript is the reviewer's.
+
+    A corrected draft can show more of the article read (a sentence Whisper garbled is found once
+    its neighbours read as written): up to CORRECTION_ROUNDS rounds, each scoring only what the
+    rounds before did not."""
     from pipeline.pairing import pair_article
-    from pipeline.transcribe import correct_with_article, default_models_dir
+    from pipeline.transcribe import DifferenceKey, correct_with_article, default_models_dir
 
     models_dir = settings.transcribe.models_dir or default_models_dir()
-    try:
-        correction = correct_with_article(
-            transcript, pairing, layout.speech_wav, settings=settings.transcribe, models_dir=models_dir
+    decided: set[DifferenceKey] = set()
+    replaced = 0
+    for _ in range(CORRECTION_ROUNDS):
+        try:
+            correction = correct_with_article(
+                transcript, pairing, layout.speech_wav, settings=settings.transcribe, models_dir=models_dir,
+                decided=decided,
+            )
+        except DiptychError as exc:
+            episodes.add_warning(layout, f"the transcript was not corrected from the article: {exc}")
+            break
+        if not correction.replaced:
+            break
+        replaced += correction.replaced
+        transcript = correction.transcript
+        write_model(layout.draft_json, transcript)
+        pairing = pair_article(
+            article, transcript, settings=settings.pairing, transcript_source="draft",
+            transcript_sha256=sha256_file(layout.draft_json), article_sha256=pairing.article_sha256,
         )
-    except DiptychError as exc:
-        episodes.add_warning(layout, f"the transcript was not corrected from the article: {exc}")
-        return pairing
-    if not correction.replaced:
-        return pairing
-    write_model(layout.draft_json, correction.transcript)
-    log.info("%s: %d misheard passages taken from the article", layout.slug, correction.replaced)
-    return pair_article(
-        article, correction.transcript, settings=settings.pairing, transcript_source="draft",
-        transcript_sha256=sha256_file(layout.draft_json), article_sha256=pairing.article_sha256,
-    )
+    if replaced:
+        log.info("%s: %d misheard passages taken from the article", layout.slug, replaced)
+    return pairing
 
 
 def run_review_gate(project: ProjectLayout, settings: Settings, slug: str) -> StageOutcome:

@@ -28,6 +28,11 @@ def _model(threads: int) -> Any:
     return USE(threads=threads)
 
 
+def preload_embeddings(*, threads: int = 2) -> None:
+    """Load the model now (it stays loaded for the process), e.g. while Prefect's API starts."""
+    _model(threads)
+
+
 def embed_texts(texts: list[str], *, threads: int = 2) -> np.ndarray:
     """(len(texts), 512) float32 unit vectors; an empty list gives an empty (0, 512) array."""
     if not texts:

@@ -18,14 +18,24 @@ A difference that only changes how the same sounds are written (pairing.read_alo
 "Eric" / "Éric") is taken without asking the model, as the transcribe stage's spelling restore
 does for the article's names: the audio cannot tell the two apart, the article is the writer's.
 
+The scoring's cost is the audio encoder's pass over each stretch and the decoder's over its text.
+Where the transcription ran in this process with batched decoding (`diptych run`), the encoder's
+output of each of its windows was kept (transcribe.engines.encoded): a sentence inside one is
+scored there, after every word heard since the window's start, and the encoder does not run again.
+The decoder runs once over Whisper's text; each candidate only from the token where it differs
+(the text before it is known by its self-attention keys and values).
+
 Words heard but absent from the article are never removed, and only sentences the pairing found
 read aloud are looked at: a passage told in other words is never rewritten.
 """
 
 from __future__ import annotations
 
-import functools
+import bisect
+import dataclasses
 import logging
+import math
+import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -38,6 +48,7 @@ from pipeline.config import TranscribeSettings
 from pipeline.errors import TranscriptionError
 from pipeline.models import Pairing, Segment, Transcript, Word
 from pipeline.pairing import Difference, ReadSentence, WordRef, read_sentences
+from pipeline.transcribe.engines.encoded import EncodedWindow, encoded_windows
 from pipeline.transcribe.model_cache import OPENAI_ENGINE, model_path
 from pipeline.transcribe.stage import load_speech
 
@@ -47,6 +58,8 @@ RATE = 16_000
 # Sentences scored together share one pass of the audio encoder (Whisper's window is 30 s).
 WINDOW_S = 28.0
 PAD_S = 0.25
+# A sentence this close to the edges of a window the transcription encoded is inside it.
+EDGE_S = 0.05
 # The article's words are taken when they score at most this many nats per word below Whisper's.
 MARGIN_PER_WORD = 1.0
 # A garbled sentence of a block read aloud takes the article's when its tokens score at most this
@@ -71,14 +84,25 @@ class _Scorer:
     tokenizers: dict[str, Any]
 
 
+_SCORERS: dict[int, _Scorer] = {}  # by id of the model
+_SCORERS_LOCK = threading.Lock()
+
+
 def correct_with_article(
-    transcript: Transcript, pairing: Pairing, speech_wav: Path, *, settings: TranscribeSettings, models_dir: Path
+    transcript: Transcript,
+    pairing: Pairing,
+    speech_wav: Path,
+    *,
+    settings: TranscribeSettings,
+    models_dir: Path,
+    decided: set[DifferenceKey] | None = None,
 ) -> Correction:
     """The pair stage's step: the draft corrected where the pairing found the article read aloud."""
     if not any(b.delivery == "read" for b in pairing.blocks):
         return Correction(transcript, 0, 0, 0.0)
     return correct_from_article(
-        transcript, pairing, load_speech(speech_wav), model_name=settings.model, models_dir=models_dir
+        transcript, pairing, load_speech(speech_wav), model_name=settings.model, models_dir=models_dir,
+        decided=decided,
     )
 
 
@@ -90,20 +114,31 @@ def correct_from_article(
     model_name: str,
     models_dir: Path,
     margin_per_word: float = MARGIN_PER_WORD,
+    decided: set[DifferenceKey] | None = None,
 ) -> Correction:
-    """The transcript with the article's words where read sentences were misheard (see the module)."""
+    """The transcript with the article's words where read sentences were misheard (see the module).
+
+    `decided` holds the candidates the model already refused in an earlier round on the same
+    audio (each candidate scored here is added): they are not scored again.
+    """
     started = time.perf_counter()
-    sentences = [s for s in read_sentences(pairing, transcript) if s.differences]
+    decided = set() if decided is None else decided
+    sentences = [s for s in _undecided(read_sentences(pairing, transcript), transcript, decided) if s.differences]
     if not sentences:
         return Correction(transcript, 0, 0, time.perf_counter() - started)
     taken = [d for s in sentences for d in s.differences if d.spelling]
     tried = len(taken)
     heard = [s for s in sentences if any(not d.spelling for d in s.differences)]
     if heard:
-        scorer = load_scorer(str(model_path(model_name, models_dir, engine=OPENAI_ENGINE)))
-        for window in _windows(heard):
-            tried += sum(1 for s in window for d in s.differences if not d.spelling)
+        scorer = load_scorer(str(model_path(model_name, models_dir, engine=OPENAI_ENGINE)), model_name)
+        windows = plan_windows(heard, transcript, encoded_windows(scorer.model, audio))
+        for window in windows:
+            scored = [d for s in window.sentences for d in s.differences if not d.spelling]
+            tried += len(scored)
             taken.extend(_decide(scorer, transcript, window, audio, margin_per_word))
+            decided.update(difference_key(transcript, d) for d in scored)
+        reused = sum(w.features is not None for w in windows)
+        log.debug("article corrections: %d of %d windows on the transcription's encoder output", reused, len(windows))
     corrected = apply_differences(transcript, taken)
     seconds = time.perf_counter() - started
     spelled = sum(d.spelling for d in taken)
@@ -111,16 +146,51 @@ def correct_from_article(
     return Correction(corrected, tried, len(taken), seconds, spelled=spelled, scored=tried - spelled)
 
 
-@functools.lru_cache(maxsize=1)
-def load_scorer(checkpoint: str) -> _Scorer:
-    """The openai-whisper model of the checkpoint diptych installed (whisper.load_model reads it)."""
-    import whisper
+# A candidate by what it changes: the heard words (start, text), the word it follows, the article's.
+DifferenceKey = tuple[tuple[tuple[float, str], ...], tuple[float, str] | None, tuple[str, ...], bool]
 
+
+def difference_key(transcript: Transcript, difference: Difference) -> DifferenceKey:
+    """Where and what a candidate changes, in terms that hold after other words of the transcript
+    were replaced (its word indices do not)."""
+
+    def at(ref: WordRef) -> tuple[float, str]:
+        word = transcript.segments[ref.segment].words[ref.word]
+        return round(word.start_s, 2), word.text
+
+    after = at(difference.after) if difference.after is not None else None
+    return tuple(at(r) for r in difference.heard), after, difference.article, difference.whole
+
+
+def _undecided(
+    sentences: Sequence[ReadSentence], transcript: Transcript, decided: set[DifferenceKey]
+) -> list[ReadSentence]:
+    if not decided:
+        return list(sentences)
+    return [
+        dataclasses.replace(
+            s, differences=tuple(d for d in s.differences if difference_key(transcript, d) not in decided)
+        )
+        for s in sentences
+    ]
+
+
+def load_scorer(checkpoint: str, name: str) -> _Scorer:
+    """The openai-whisper model of the checkpoint diptych installed: the process's one copy of it,
+    the one the transcription decoded with when it ran here (its encoder outputs are kept)."""
+    from pipeline.transcribe.engines.openai_engine import shared_model
+
+    path = Path(checkpoint)
     try:
-        model = whisper.load_model(checkpoint, device="cpu")
-    except (RuntimeError, KeyError, OSError) as exc:
-        raise TranscriptionError(f"speech model file {checkpoint} cannot be loaded ({exc}): reinstall it") from exc
-    return _Scorer(model.eval(), {})
+        model = shared_model(path, name)
+    except OSError as exc:
+        raise TranscriptionError(
+            f"speech model file {checkpoint} cannot be read ({exc}): run `diptych models install {name}`"
+        ) from exc
+    with _SCORERS_LOCK:
+        if id(model) not in _SCORERS:
+            _SCORERS[id(model)] = _Scorer(model, {})
+        return _SCORERS[id(model)]
 
 
 def _tokenizer(scorer: _Scorer, language: str) -> Any:
@@ -134,30 +204,72 @@ def _tokenizer(scorer: _Scorer, language: str) -> Any:
     return scorer.tokenizers[language]
 
 
-def _windows(sentences: Sequence[ReadSentence]) -> list[list[ReadSentence]]:
-    out: list[list[ReadSentence]] = []
+@dataclass(frozen=True)
+class _Window:
+    """Sentences scored together on one stretch of audio (one pass of the audio encoder)."""
+
+    sentences: list[ReadSentence]
+    refs: list[WordRef]  # every transcript word of the stretch, from its start to the last sentence's end
+    start_s: float
+    end_s: float
+    features: Any = None  # the transcription's encoder output for the stretch; None: encode it
+
+
+def plan_windows(
+    sentences: Sequence[ReadSentence], transcript: Transcript, encoded: Sequence[EncodedWindow] = ()
+) -> list[_Window]:
+    """The sentences grouped into windows. A sentence inside a window the transcription encoded is
+    scored on that window's output (the latest such window: its text before the sentence is the
+    shortest), after every word heard since the window's start; the others are grouped into
+    stretches of at most WINDOW_S, encoded anew."""
+    order = [WordRef(s, w) for s, seg in enumerate(transcript.segments) for w in range(len(seg.words))]
+    place = {ref: n for n, ref in enumerate(order)}
+    starts = [transcript.segments[r.segment].words[r.word].start_s for r in order]
+    out: list[_Window] = []
     for sentence in sentences:
-        if out and sentence.end_s - out[-1][0].start_s <= WINDOW_S:
-            out[-1].append(sentence)
+        inside = [w for w in encoded if w.start_s - EDGE_S <= sentence.start_s and sentence.end_s <= w.end_s + EDGE_S]
+        kept = inside[-1] if inside else None
+        last = out[-1] if out else None
+        if last is not None and kept is not None and last.features is kept.features:
+            out[-1] = _grown(last, sentence, order, place)
+        elif last is not None and kept is None and last.features is None and _fits(last, sentence):
+            out[-1] = _grown(last, sentence, order, place)
+        elif kept is not None:
+            first = min(bisect.bisect_left(starts, kept.start_s - EDGE_S), place[sentence.words[0]])
+            refs = order[first : place[sentence.words[-1]] + 1]
+            out.append(_Window([sentence], refs, kept.start_s, kept.end_s, kept.features))
         else:
-            out.append([sentence])
-    return [w for w in out if w[-1].end_s - w[0].start_s <= WINDOW_S]
+            refs = order[place[sentence.words[0]] : place[sentence.words[-1]] + 1]
+            out.append(_Window([sentence], refs, sentence.start_s - PAD_S, sentence.end_s + PAD_S))
+    return [w for w in out if w.features is not None or w.end_s - w.start_s <= WINDOW_S + 2 * PAD_S]
+
+
+def _fits(window: _Window, sentence: ReadSentence) -> bool:
+    return sentence.end_s - (window.start_s + PAD_S) <= WINDOW_S
+
+
+def _grown(window: _Window, sentence: ReadSentence, order: list[WordRef], place: dict[WordRef, int]) -> _Window:
+    refs = window.refs + order[place[window.refs[-1]] + 1 : place[sentence.words[-1]] + 1]
+    end_s = window.end_s if window.features is not None else sentence.end_s + PAD_S
+    return _Window([*window.sentences, sentence], refs, window.start_s, end_s, window.features)
 
 
 def _decide(
-    scorer: _Scorer, transcript: Transcript, window: list[ReadSentence], audio: np.ndarray, margin: float
+    scorer: _Scorer, transcript: Transcript, window: _Window, audio: np.ndarray, margin: float
 ) -> list[Difference]:
     """Each candidate scored against Whisper's words up to the end of its sentence: the decoder is
     causal, so the text after it would only add the same tokens to both (at the cost of computing them)."""
-    refs = [r for s in window for r in s.words]
+    refs = window.refs
     texts = {r: transcript.segments[r.segment].words[r.word].text for r in refs}
     base = "".join(texts[r] for r in refs)
-    candidates = [(n, d) for n, s in enumerate(window) for d in s.differences if not d.spelling]
-    upto = [refs[: sum(len(s.words) for s in window[: n + 1])] for n, _ in candidates]
+    ends = [refs.index(s.words[-1]) + 1 for s in window.sentences]
+    candidates = [(n, d) for n, s in enumerate(window.sentences) for d in s.differences if not d.spelling]
+    upto = [refs[: ends[n]] for n, _ in candidates]
     variants = [_variant(until, texts, d) for until, (_, d) in zip(upto, candidates, strict=True)]
-    start_s, end_s = window[0].start_s - PAD_S, window[-1].end_s + PAD_S
-    clip = audio[max(0, int(start_s * RATE)) : int(end_s * RATE)]
-    scored = score_tokens(scorer, clip, [base, *variants], language=transcript.language, closed=False)
+    clip = audio[max(0, int(window.start_s * RATE)) : int(window.end_s * RATE)]
+    scored = score_tokens(
+        scorer, clip, [base, *variants], language=transcript.language, closed=False, features=window.features
+    )
     taken = []
     for (_, difference), until, variant in zip(candidates, upto, scored[1:], strict=True):
         heard = _heard_prefix(scored[0], scorer, "".join(texts[r] for r in until), transcript.language)
@@ -168,7 +280,8 @@ def _decide(
             log.debug("sentence %r for %r: %+.2f nats per token", " ".join(difference.article)[:50], said, gap)
         else:
             words = max(len(difference.article), len(difference.heard), 1)
-            gap = sum(variant[1]) - sum(heard[1])
+            same = common_prefix(heard[0], variant[0])  # before it, both are the same tokens
+            gap = sum(variant[1][same:]) - sum(heard[1][same:])
             ok = gap >= -margin * words
             log.debug("%r: %+.2f nats over %d words", difference.article, gap, words)
         if ok:
@@ -226,15 +339,22 @@ def score_texts(scorer: _Scorer, clip: np.ndarray, texts: Sequence[str], *, lang
 
 
 def score_tokens(
-    scorer: _Scorer, clip: np.ndarray, texts: Sequence[str], *, language: str, closed: bool = True
+    scorer: _Scorer,
+    clip: np.ndarray,
+    texts: Sequence[str],
+    *,
+    language: str,
+    closed: bool = True,
+    features: Any = None,
 ) -> list[tuple[list[int], list[float]]]:
     """Each text's tokens (and end of text) with their log-probabilities given the clip. With
     `closed` false, only the first text ends with the end of text (the others are its beginnings).
 
     The texts are variants of the first: one encoder pass, the cross-attention keys and values
-    computed once for all of them, and each variant's vocabulary projection only from the token
-    where it leaves the first text (before it, its log-probabilities are the first text's: the
-    decoder is causal).
+    computed once for all of them, and each variant decoded only from the token where it leaves
+    the first text, after the first text's self-attention keys and values (before that token its
+    log-probabilities are the first text's: the decoder is causal). `features`, the encoder's
+    output for the clip when it is known, spares the encoder pass.
     """
     import torch
     import whisper
@@ -246,51 +366,85 @@ def score_tokens(
         prefix + tokenizer.encode(scoring_text(t)) + ([tokenizer.eot] if closed or n == 0 else [])
         for n, t in enumerate(texts)
     ]
-    mel = whisper.log_mel_spectrogram(whisper.pad_or_trim(clip.astype(np.float32)), n_mels=model.dims.n_mels)
     with torch.no_grad():
-        features = model.embed_audio(mel[None])
-        width = max(len(s) for s in sequences)
-        tokens = torch.tensor([s + [tokenizer.eot] * (width - len(s)) for s in sequences])
-        rows = _decoder_states(model, tokens, features, _cross_keys(model, features, len(sequences)))
-        base = _token_logprobs(model, rows[0], sequences[0], len(prefix))
+        if features is None:
+            mel = whisper.log_mel_spectrogram(whisper.pad_or_trim(clip.astype(np.float32)), n_mels=model.dims.n_mels)
+            features = model.embed_audio(mel[None])
+        else:
+            features = features.to(model.device, torch.float32)[None]
+        cross = [(b.cross_attn.key(features), b.cross_attn.value(features)) for b in model.decoder.blocks]
+        hidden, keys = _decoder_states(model, sequences[0], 0, cross, None)
+        sames = [max(common_prefix(s, sequences[0]), len(prefix)) for s in sequences[1:]]
+        # Before the first token where a variant leaves it, the first text's log-probabilities
+        # cancel out of every comparison: they are not projected (NaN).
+        known = min([*sames, len(sequences[0])]) if len(sequences) > 1 and not closed else len(prefix)
+        base = [math.nan] * (known - len(prefix)) + _token_logprobs(model, hidden, sequences[0], known)
         out = [(sequences[0][len(prefix) :], base)]
-        for hidden, sequence in zip(rows[1:], sequences[1:], strict=True):
-            same = max(common_prefix(sequence, sequences[0]), len(prefix))
-            logprobs = base[: same - len(prefix)] + _token_logprobs(model, hidden, sequence, same)
+        for sequence, same in zip(sequences[1:], sames, strict=True):
+            states = hidden[same - 1 : same]
+            if same + 1 < len(sequence):
+                tail, _ = _decoder_states(model, sequence[same:-1], same, cross, keys)
+                states = torch.cat([states, tail])
+            logprobs = base[: same - len(prefix)] + _projected(model, states, sequence[same:])
             out.append((sequence[len(prefix) :], logprobs))
     return out
 
 
-def _cross_keys(model: Any, features: Any, rows: int) -> dict[Any, Any]:
-    """The cross-attention keys and values of every decoder block for one clip, computed once and
-    shared by `rows` texts."""
-    out: dict[Any, Any] = {}
-    for block in model.decoder.blocks:
-        out[block.cross_attn.key] = block.cross_attn.key(features).expand(rows, -1, -1)
-        out[block.cross_attn.value] = block.cross_attn.value(features).expand(rows, -1, -1)
-    return out
+def _decoder_states(
+    model: Any, tokens: Sequence[int], offset: int, cross: list[tuple[Any, Any]], before: list[tuple[Any, Any]] | None
+) -> tuple[Any, list[tuple[Any, Any]]]:
+    """The decoder's last hidden states for `tokens` at positions offset, offset + 1, ... (whisper's
+    TextDecoder.forward), the text before them known by its self-attention keys and values
+    (`before`, per block: those of a text at least `offset` tokens long); and each block's keys and
+    values for the whole text so far."""
+    import torch
 
-
-def _decoder_states(model: Any, tokens: Any, features: Any, cross: dict[Any, Any]) -> Any:
-    """The decoder's last hidden states for a batch of token rows over one clip's audio features
-    (whisper's TextDecoder.forward, reading the cross-attention keys and values from `cross`)."""
     decoder = model.decoder
-    x = decoder.token_embedding(tokens) + decoder.positional_embedding[: tokens.shape[-1]]
-    x = x.to(features.dtype)
-    for block in decoder.blocks:
-        x = block(x, features, mask=decoder.mask, kv_cache=cross)
-    return decoder.ln(x)
+    positions = decoder.positional_embedding[offset : offset + len(tokens)]
+    x = decoder.token_embedding(torch.tensor([list(tokens)])) + positions
+    keys: list[tuple[Any, Any]] = []
+    for n, (block, (cross_k, cross_v)) in enumerate(zip(decoder.blocks, cross, strict=True)):
+        attn, h = block.attn, block.attn_ln(x)
+        k, v = attn.key(h), attn.value(h)
+        if before is not None:
+            k, v = torch.cat([before[n][0][:, :offset], k], dim=1), torch.cat([before[n][1][:, :offset], v], dim=1)
+        keys.append((k, v))
+        x = x + attn.out(_attention(attn.query(h), k, v, attn.n_head, causal_from=offset))
+        other = block.cross_attn
+        x = x + other.out(_attention(other.query(block.cross_attn_ln(x)), cross_k, cross_v, other.n_head))
+        x = x + block.mlp(block.mlp_ln(x))
+    return decoder.ln(x)[0], keys
+
+
+def _attention(q: Any, k: Any, v: Any, heads: int, *, causal_from: int | None = None) -> Any:
+    """Multi-head attention (whisper's qkv_attention); `causal_from`: the queries are the tokens at
+    that position on, and see the keys up to their own."""
+    import torch
+
+    batch, length, width = q.shape
+    q, k, v = (t.view(batch, t.shape[1], heads, -1).transpose(1, 2) for t in (q, k, v))
+    mask = None
+    if causal_from is not None:
+        mask = torch.ones(length, k.shape[2], dtype=torch.bool).tril(diagonal=causal_from)
+    out = torch.nn.functional.scaled_dot_product_attention(q, k, v, attn_mask=mask)
+    return out.transpose(1, 2).reshape(batch, length, width)
 
 
 def _token_logprobs(model: Any, hidden: Any, sequence: Sequence[int], first: int) -> list[float]:
     """Log-probabilities of sequence[first:] (each token given those before it)."""
-    import torch
-
     if first >= len(sequence):
         return []
-    states = hidden[first - 1 : len(sequence) - 1]
+    return _projected(model, hidden[first - 1 : len(sequence) - 1], sequence[first:])
+
+
+def _projected(model: Any, states: Any, tokens: Sequence[int]) -> list[float]:
+    """Log-probabilities of `tokens`, each from the hidden state of the position before it."""
+    import torch
+
+    if not tokens:
+        return []
     logits = (states @ model.decoder.token_embedding.weight.to(states.dtype).T).float()
-    picked = torch.log_softmax(logits, dim=-1).gather(1, torch.tensor(sequence[first:])[:, None])
+    picked = torch.log_softmax(logits, dim=-1).gather(1, torch.tensor(list(tokens))[:, None])
     return [float(v) for v in picked[:, 0]]
 
 

@@ -150,7 +150,7 @@ def test_the_scores_are_whispers_own_teacher_forced_log_likelihood(reading) -> N
     from pipeline.transcribe.model_cache import OPENAI_ENGINE, model_path
 
     transcript, models, audio = reading
-    scorer = load_scorer(str(model_path("base", models, engine=OPENAI_ENGINE)))
+    scorer = load_scorer(str(model_path("base", models, engine=OPENAI_ENGINE)), "base")
     clip = audio[: 16_000 * 8]
     texts = [transcript.segments[0].text, transcript.segments[0].text.replace("Bonjour", "Bonsoir")]
     tokenizer = _tokenizer(scorer, "fr")
@@ -200,3 +200,55 @@ def test_a_garbled_read_sentence_is_taken_back_and_one_never_said_is_not(reading
     article = article_of(speech, tmp_path, change=never_said, paragraph=True)
     result = correct_from_article(transcript, pair(article, transcript), audio, model_name="base", models_dir=models)
     assert "cinéma" not in result.transcript.text and "corpus" in result.transcript.text
+
+
+def test_the_correction_scores_on_the_transcriptions_own_encoder_output(reading, speech: Path, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """The fixture's transcription (batched, in this process) kept each window's encoder output; the
+    correction's windows use it, and score as on the audio encoded again."""
+    from pipeline.pairing import read_sentences
+    from pipeline.transcribe.correct import load_scorer, plan_windows, score_tokens
+    from pipeline.transcribe.engines.encoded import encoded_windows
+    from pipeline.transcribe.model_cache import OPENAI_ENGINE, model_path
+
+    transcript, models, audio = reading
+    scorer = load_scorer(str(model_path("base", models, engine=OPENAI_ENGINE)), "base")
+    kept = encoded_windows(scorer.model, audio)
+    assert len(kept) >= 2 and kept[0].start_s < 1.0 < kept[-1].start_s, [(w.start_s, w.end_s) for w in kept]
+    assert encoded_windows(scorer.model, audio[:-1]) == []  # another audio finds nothing
+
+    misheard = swap_word(transcript, "technologies", "théologies")
+    sentences = read_sentences(pair(article_of(speech, tmp_path), misheard), misheard)
+    windows = plan_windows(sentences, misheard, kept)
+    reused = [w for w in windows if w.features is not None]
+    assert reused and sum(len(w.sentences) for w in reused) >= 0.7 * len(sentences)
+    for window in reused[:3]:
+        text = "".join(misheard.segments[r.segment].words[r.word].text for r in window.refs)
+        clip = audio[int(window.start_s * 16_000) : int(window.end_s * 16_000)]
+        ((_, on_kept),) = score_tokens(scorer, clip, [text], language="fr", features=window.features)
+        ((_, encoded),) = score_tokens(scorer, clip, [text], language="fr")
+        assert len(on_kept) == len(encoded) > 5
+        assert abs(sum(on_kept) - sum(encoded)) / len(encoded) < 0.05, (sum(on_kept), sum(encoded))
+
+
+def test_a_second_round_scores_only_what_the_first_did_not(reading, speech: Path, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """The pair stage corrects, pairs again and corrects again: a candidate the model refused in the
+    first round is not scored again in the second."""
+    transcript, models, audio = reading
+    never_said = (
+        "Ce corpus permettra d'entraîner la TA, neuronale ou statistique, ainsi que d'autres applications"
+        " de traitement du langage naturel.",
+        "Ce soir nous irons tous au cinéma voir un vieux film muet avec les enfants du quartier et leurs amis.",
+    )
+    article = article_of(speech, tmp_path, change=never_said, paragraph=True)
+    decided: set = set()  # type: ignore[type-arg]
+    first = correct_from_article(
+        transcript, pair(article, transcript), audio, model_name="base", models_dir=models, decided=decided
+    )
+    assert first.scored >= 1 and len(decided) == first.scored
+    again = correct_from_article(
+        first.transcript, pair(article, first.transcript), audio, model_name="base", models_dir=models, decided=decided
+    )
+    assert again.scored == 0 and "cinéma" not in again.transcript.text
+    fresh = correct_from_article(first.transcript, pair(article, first.transcript), audio, model_name="base",
+                                 models_dir=models)
+    assert fresh.scored >= 1  # without what the first round decided, the same candidates are scored

@@ -35,6 +35,8 @@ from pipeline.transcribe.engines.vad import HOP, SAMPLE_RATE, WINDOW_FRAMES, Spe
 # Called with a window's padded mel and its encoder output, so that the word-timing pass that
 # follows (it runs the whole model on the same mel) finds the output instead of encoding again.
 RememberFn = Callable[[Any, Any], None]
+# Called with a window's start, end (s) and encoder output, for the pair stage (engines/encoded.py).
+KeepFn = Callable[[float, float, Any], None]
 # Where segments are cut (whisper.transcribe's own segments run 2-10 s, a caption's length).
 SENTENCE_ENDS = (".", "!", "?", "…", "。", "！", "？")
 CLAUSE_ENDS = (",", ";", ":", "，", "、")
@@ -54,6 +56,7 @@ class _Decoding:
     prompt: list[int]
     tokenizer: Any
     remember: RememberFn
+    keep: KeepFn | None
 
 
 def decode_batched(
@@ -64,6 +67,7 @@ def decode_batched(
     batch_size: int,
     clock: ProgressClock,
     remember: RememberFn,
+    keep: KeepFn | None = None,
 ) -> list[dict[str, Any]]:
     """whisper.transcribe-style segment dicts (with "words") for the speech in `audio`.
 
@@ -80,7 +84,7 @@ def decode_batched(
     )
     prompt = tokenizer.encode(" " + options.initial_prompt.strip()) if options.initial_prompt else []
     mel = log_mel_spectrogram_chunked(audio, model.dims.n_mels, padding=N_SAMPLES)
-    decoding = _Decoding(model, mel, options, prompt, tokenizer, remember)
+    decoding = _Decoding(model, mel, options, prompt, tokenizer, remember, keep)
     total, done = max(sum(w.frames for w in queue), 1), 0
     segments: list[dict[str, Any]] = []
     while queue:
@@ -124,11 +128,14 @@ def _decode_batch(decoding: _Decoding, batch: list[SpeechWindow], before: list[d
             continue
         found = window_segment(result, window, decoding.tokenizer)
         decoding.remember(window_mel.unsqueeze(0), feature.unsqueeze(0))
+        if decoding.keep is not None:
+            decoding.keep(window.start_s, window.start_s + window.duration_s, feature)
         last_speech_s = max((s["end"] for s in before if s["end"] <= window.start_s + 0.01), default=0.0)
         whisper.timing.add_word_timestamps(
             segments=[found], model=model, tokenizer=decoding.tokenizer, mel=window_mel,
             num_frames=window.frames, last_speech_timestamp=last_speech_s,
         )
+        clip_long_words(found.get("words") or [])
         out.append([s for s in cut_segments(found) if s["text"].strip() and s["start"] < s["end"]])
     return out
 
@@ -203,6 +210,27 @@ def window_segment(result: Any, window: SpeechWindow, tokenizer: Any) -> dict[st
         "compression_ratio": result.compression_ratio,
         "no_speech_prob": result.no_speech_prob,
     }
+
+
+def clip_long_words(words: list[dict[str, Any]]) -> None:
+    """A word after a comma, a sentence's end or a pause ends at most twice the median word length
+    after its start (in place): whisper.transcribe's rule for the first words of its segments.
+
+    Without timestamp tokens, a window is one segment of up to 30 s, and the word alignment gives
+    the pause before a word to that word ("whereas" from 94.2 to 96.4 s, said from 96.1 s): its
+    start is where the passage starts for the pairing. whisper clips such words at the start of
+    each of its own segments, which fall in pauses; here a window's pauses are inside it.
+    """
+    durations = [w["end"] - w["start"] for w in words if w["end"] > w["start"]]
+    if not durations:
+        return
+    longest = 2 * min(0.7, float(np.median(durations)))  # whisper.timing's max_duration
+    for previous, word in zip(words, words[1:], strict=False):
+        after_break = previous["word"].strip().endswith(SENTENCE_ENDS + CLAUSE_ENDS) or (
+            word["start"] - previous["end"] >= PAUSE_S / 2
+        )
+        if after_break and word["end"] - word["start"] > longest:
+            word["start"] = max(previous["end"], word["end"] - longest)
 
 
 def cut_segments(window: dict[str, Any]) -> list[dict[str, Any]]:

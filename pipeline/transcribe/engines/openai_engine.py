@@ -16,6 +16,7 @@ import numpy as np
 
 from pipeline.errors import TranscriptionError
 from pipeline.models import Segment, Word
+from pipeline.transcribe.engines import encoded
 from pipeline.transcribe.engines.base import DecodeOptions, ProgressClock, ProgressFn
 from pipeline.transcribe.engines.batched import decode_batched
 from pipeline.transcribe.engines.mel import log_mel_spectrogram_chunked
@@ -26,6 +27,11 @@ log = logging.getLogger(__name__)
 _HOOK_LOCK = threading.Lock()
 # Each loaded model's encoder memory (see _EncoderMemory), by id of the model.
 _MEMORIES: dict[int, _EncoderMemory] = {}
+
+
+def shared_model(checkpoint: Path, name: str, device: str = "cpu") -> Any:
+    """The process's one copy of the checkpoint's model (the transcription's, when it ran here)."""
+    return _load_model(str(checkpoint), checkpoint.stat().st_mtime_ns, name, device)
 
 
 @functools.lru_cache(maxsize=2)
@@ -159,7 +165,7 @@ class OpenAIWhisperEngine:
         if threads > 0:
             torch.set_num_threads(threads)
         self.model_name = model_name
-        self.model = _load_model(str(checkpoint), checkpoint.stat().st_mtime_ns, model_name, device)
+        self.model = shared_model(checkpoint, model_name, device)
         self.fp16 = device == "cuda"
 
     def language_probs(self, window: np.ndarray) -> dict[str, float]:
@@ -173,8 +179,10 @@ class OpenAIWhisperEngine:
         clock = ProgressClock(progress)
         if options.batch_size > 1 and options.hallucination_silence_threshold_s is None:
             memory = _MEMORIES[id(self.model)]
+            kept = encoded.begin(self.model, audio)
             found = decode_batched(
-                self.model, audio, options, batch_size=options.batch_size, clock=clock, remember=memory.remember
+                self.model, audio, options, batch_size=options.batch_size, clock=clock, remember=memory.remember,
+                keep=kept.keep,
             )
             result: dict[str, Any] = {"segments": found}
         else:
