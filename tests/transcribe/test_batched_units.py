@@ -8,7 +8,7 @@ import pytest
 
 from pipeline.config import TranscribeSettings
 from pipeline.transcribe.engines.base import DecodeOptions
-from pipeline.transcribe.engines.batched import cut_segments, needs_fallback, rest_of, window_segment
+from pipeline.transcribe.engines.batched import clip_long_words, cut_segments, needs_fallback, rest_of, window_segment
 from pipeline.transcribe.engines.vad import SpeechWindow, group_windows
 from pipeline.transcribe.stage import decode_options, resolve_device
 
@@ -121,3 +121,18 @@ def test_a_window_whose_text_stops_early_leaves_a_rest() -> None:
     found[0]["words"] = words((10.5, 11.0, " Nous"), (28.5, 29.5, " fin."))
     assert rest_of(window, found) is None  # under a second left
     assert rest_of(window, []) is None
+
+
+def test_a_word_stretched_over_the_pause_before_it_is_clipped() -> None:
+    """The alignment gave the pause after "freedoms," to "whereas" (94.2-96.4 s, said from 96.1 s)."""
+    def word(text: str, start: float, end: float) -> dict:  # type: ignore[type-arg]
+        return {"word": text, "start": start, "end": end, "probability": 0.9}
+
+    words = [word(" and", 92.44, 92.58), word(" fundamental", 92.58, 92.98), word(" freedoms,", 92.98, 93.74),
+             word(" whereas", 94.22, 96.40), word(" a", 96.40, 96.86), word(" common", 96.86, 97.18),
+             word(" understanding", 97.18, 97.86), word(" slowly", 97.86, 99.90)]
+    clip_long_words(words)
+    # Twice the median word (0.46 and 0.68 s in the middle: 0.57 s) at most, as whisper.timing does.
+    assert words[3]["start"] == pytest.approx(96.40 - 2 * 0.57) and words[3]["end"] == 96.40
+    assert words[7]["start"] == 97.86  # long too, but after no comma nor pause: as aligned
+    assert [w["start"] for w in words[:3]] == [92.44, 92.58, 92.98]
