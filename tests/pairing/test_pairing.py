@@ -12,10 +12,10 @@ from pathlib import Path
 import pytest
 
 from pipeline.article.reader import Article, read_article
-from pipeline.config import PairingSettings
 from pipeline.models import Pairing, Segment, Transcript, Word
-from pipeline.pairing.pair import describe_coverage, pair_article
+from pipeline.pairing.pair import describe_coverage
 from pipeline.store import read_model, write_model
+from tests.factories import pair_draft
 
 WORD_S = 0.4
 PAUSE_S = 1.0
@@ -92,15 +92,7 @@ def article_of(tmp_path: Path, markdown: str, name: str = "article.md") -> Artic
     return read_article(path)
 
 
-def pair(article: Article, transcript: Transcript, **settings: object) -> Pairing:
-    return pair_article(
-        article,
-        transcript,
-        settings=PairingSettings(**settings),  # type: ignore[arg-type]
-        transcript_source="draft",
-        transcript_sha256="t" * 64,
-        article_sha256="a" * 64,
-    )
+pair = pair_draft
 
 
 def block(pairing: Pairing, starts_with: str):
