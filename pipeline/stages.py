@@ -308,15 +308,16 @@ def _correct_draft(
     its neighbours read as written): up to CORRECTION_ROUNDS rounds, each scoring only what the
     rounds before did not."""
     from pipeline.pairing import pair_article
-    from pipeline.transcribe import DifferenceKey, correct_with_article, default_models_dir
+    from pipeline.transcribe import DifferenceKey, SpeechAudio, correct_with_article, default_models_dir
 
     models_dir = settings.transcribe.models_dir or default_models_dir()
     decided: set[DifferenceKey] = set()
+    speech = SpeechAudio(layout.speech_wav)
     replaced = 0
     for _ in range(CORRECTION_ROUNDS):
         try:
             correction = correct_with_article(
-                transcript, pairing, layout.speech_wav, settings=settings.transcribe, models_dir=models_dir,
+                transcript, pairing, speech, settings=settings.transcribe, models_dir=models_dir,
                 decided=decided,
             )
         except DiptychError as exc:

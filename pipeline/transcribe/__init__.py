@@ -4,13 +4,14 @@ doubtful passages flagged by the guards. Engines (openai-whisper, faster-whisper
 interface; the model cache builds and checks the offline Whisper models.
 """
 
-from pipeline.transcribe.correct import Correction, DifferenceKey, correct_with_article
+from pipeline.transcribe.correct import Correction, DifferenceKey, SpeechAudio, correct_with_article
 from pipeline.transcribe.model_cache import default_models_dir, install_model, list_models
 from pipeline.transcribe.stage import preload_engine, transcribe_audio
 
 __all__ = [
     "Correction",
     "DifferenceKey",
+    "SpeechAudio",
     "correct_with_article",
     "default_models_dir",
     "install_model",

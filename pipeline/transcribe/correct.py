@@ -88,10 +88,23 @@ _SCORERS: dict[int, _Scorer] = {}  # by id of the model
 _SCORERS_LOCK = threading.Lock()
 
 
+class SpeechAudio:
+    """The speech WAV's samples, read once, on first use (a pair stage's rounds share them)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._samples: np.ndarray | None = None
+
+    def samples(self) -> np.ndarray:
+        if self._samples is None:
+            self._samples = load_speech(self.path)
+        return self._samples
+
+
 def correct_with_article(
     transcript: Transcript,
     pairing: Pairing,
-    speech_wav: Path,
+    speech: SpeechAudio,
     *,
     settings: TranscribeSettings,
     models_dir: Path,
@@ -101,7 +114,7 @@ def correct_with_article(
     if not any(b.delivery == "read" for b in pairing.blocks):
         return Correction(transcript, 0, 0, 0.0)
     return correct_from_article(
-        transcript, pairing, load_speech(speech_wav), model_name=settings.model, models_dir=models_dir,
+        transcript, pairing, speech.samples(), model_name=settings.model, models_dir=models_dir,
         decided=decided,
     )
 
