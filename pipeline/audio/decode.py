@@ -1,7 +1,10 @@
-"""Reading recordings: ffprobe for a quick look, pydub (ffmpeg) to decode, numpy from there on.
+"""Reading recordings: ffprobe for a quick look, ffmpeg to decode, numpy from there on.
 
-pydub's AudioSegment stays inside this module and audio_encode.py: callers get float32 arrays
-shaped (channels, samples), scaled to [-1, 1).
+The recording is decoded as a stream of 16-bit PCM blocks (what pydub has ffmpeg deliver, without
+pydub's whole-file buffers: it holds ffmpeg's output three times over, 1.8 GB at the peak for an
+hour of 44.1 kHz stereo) and each block is mixed down into the one float32 array the stage keeps,
+then dropped. Callers get float32 arrays shaped (channels, samples), scaled to [-1, 1). pydub
+writes the published MP3 (audio/encode.py).
 """
 
 from __future__ import annotations
@@ -9,15 +12,12 @@ from __future__ import annotations
 import json
 import logging
 import subprocess
-import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-from pydub import AudioSegment
-from pydub.exceptions import CouldntDecodeError
 from scipy import signal
 
 from pipeline.errors import AudioDecodeError
@@ -106,39 +106,54 @@ def probe_audio(path: Path) -> AudioInfo:
     )
 
 
-def _load_segment(info: AudioInfo) -> AudioSegment:
-    """Decode with pydub. 16-bit WAV is read directly; anything else goes through ffmpeg as 16-bit PCM.
-
-    pydub widens 24-bit PCM to 32-bit one sample at a time in Python (minutes for an hour), and reads
-    WAV files itself even when they hold floats; so every other file is handed to ffmpeg under a
-    name without extension, with its decoder named, which makes ffmpeg deliver 16-bit PCM.
-    """
-    path = info.path
-    if path.suffix.lower() == ".wav" and info.codec in ("pcm_s16le", "pcm_u8"):
-        return AudioSegment.from_file(str(path))
-    with tempfile.TemporaryDirectory(prefix="diptych-decode-") as tmp:
-        link = Path(tmp) / "source"
-        link.symlink_to(path.resolve())
-        return AudioSegment.from_file(str(link), codec=info.codec)
+# The decoded PCM is read this many frames at a time (a few seconds: 1-2 MB a block).
+DECODE_BLOCK_FRAMES = 1 << 18
+PCM16_SCALE = np.float32(1.0 / 32768)
 
 
-def _integer_frames(seg: AudioSegment) -> tuple[np.ndarray, np.float32]:
-    """pydub's interleaved integer PCM as an (n, channels) view, and the scale to [-1, 1)."""
-    width = seg.sample_width
-    dtype = {1: np.int8, 2: np.int16, 4: np.int32}[width]
-    data = seg.raw_data
-    whole = len(data) // (width * seg.channels) * (width * seg.channels)  # a file cut mid-sample ends there
-    raw = np.frombuffer(data[:whole], dtype=dtype).reshape(-1, seg.channels)
-    return raw, np.float32(1.0 / (1 << (8 * width - 1)))
+def _decode_blocks(info: AudioInfo) -> list[np.ndarray]:
+    """The recording as (n, channels) int16 blocks at its own rate, from one ffmpeg process."""
+    cmd = [FFMPEG, "-v", "error", "-nostdin", "-i", str(info.path), "-map", "0:a:0", "-vn"]
+    cmd += ["-ac", str(info.channels), "-ar", str(info.sample_rate_hz), "-f", "s16le", "-acodec", "pcm_s16le", "-"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert proc.stdout is not None and proc.stderr is not None
+    _widen_pipe(proc.stdout.fileno())
+    frame_bytes = 2 * info.channels
+    blocks: list[np.ndarray] = []
+    rest = b""
+    try:
+        while data := proc.stdout.read(DECODE_BLOCK_FRAMES * frame_bytes):
+            data = rest + data if rest else data
+            usable = len(data) // frame_bytes * frame_bytes  # a file cut mid-sample ends there
+            rest = data[usable:]
+            blocks.append(np.frombuffer(data[:usable], dtype="<i2").reshape(-1, info.channels))
+    finally:
+        proc.stdout.close()
+        err = proc.stderr.read().decode(errors="replace").strip()
+        proc.stderr.close()
+        status = proc.wait()
+    if status != 0 or not any(len(b) for b in blocks):
+        why = err.splitlines()[-1] if err else ("no audio samples" if status == 0 else f"status {status}")
+        raise AudioDecodeError(
+            f"cannot decode {info.path.name}: ffmpeg failed ({why[:160]}); export the recording again"
+        )
+    return [b for b in blocks if len(b)]
 
 
-def _mix(raw: np.ndarray, weights: np.ndarray) -> np.ndarray:
-    """weights @ frames, as float32 (out_channels, n), converted chunk by chunk."""
-    out = np.empty((weights.shape[0], raw.shape[0]), dtype=np.float32)
-    for start in range(0, raw.shape[0], CONVERT_CHUNK):
-        block = raw[start : start + CONVERT_CHUNK]
-        for o, row in enumerate(weights):
-            _weighted_sum(block, row, out[o, start : start + block.shape[0]])
+def _mix(blocks: list[np.ndarray], weights: np.ndarray) -> np.ndarray:
+    """weights @ frames of the (n, channels) blocks, as float32 (out_channels, n). Each block is
+    taken out of the list once mixed (the list ends empty): the input is let go as the output grows."""
+    out = np.empty((weights.shape[0], sum(b.shape[0] for b in blocks)), dtype=np.float32)
+    at = 0
+    blocks.reverse()
+    while blocks:
+        raw = blocks.pop()
+        for start in range(0, raw.shape[0], CONVERT_CHUNK):
+            block = raw[start : start + CONVERT_CHUNK]
+            for o, row in enumerate(weights):
+                _weighted_sum(block, row, out[o, at : at + block.shape[0]])
+            at += block.shape[0]
+        del raw
     return out
 
 
@@ -154,15 +169,16 @@ def _weighted_sum(block: np.ndarray, row: np.ndarray, out: np.ndarray) -> None:
         out += block[:, i].astype(np.float32) * np.float32(row[i])
 
 
-def _stereo_energies(raw: np.ndarray) -> tuple[float, float, float]:
-    """Energy of the left channel, the right channel and their difference."""
+def _stereo_energies(blocks: list[np.ndarray]) -> tuple[float, float, float]:
+    """Energy of the left channel, the right channel and their difference, over (n, 2) blocks."""
     left = right = diff = 0.0
-    for start in range(0, raw.shape[0], CONVERT_CHUNK):
-        block = raw[start : start + CONVERT_CHUNK].astype(np.float32)
-        d = block[:, 0] - block[:, 1]
-        left += float(np.dot(block[:, 0], block[:, 0]))
-        right += float(np.dot(block[:, 1], block[:, 1]))
-        diff += float(np.dot(d, d))
+    for raw in blocks:
+        for start in range(0, raw.shape[0], CONVERT_CHUNK):
+            block = raw[start : start + CONVERT_CHUNK].astype(np.float32)
+            d = block[:, 0] - block[:, 1]
+            left += float(np.dot(block[:, 0], block[:, 0]))
+            right += float(np.dot(block[:, 1], block[:, 1]))
+            diff += float(np.dot(d, d))
     return left, right, diff
 
 
@@ -177,38 +193,33 @@ def stereo_weights(left: float, right: float, diff: float) -> tuple[np.ndarray, 
     return np.eye(2), "stereo"
 
 
-def channels_to_publish(raw: np.ndarray, scale: np.float32) -> tuple[np.ndarray, str]:
-    """One or two float32 channels from (n, channels) integer frames: 5.1 folds to stereo, other
-    layouts of 3+ channels to mono; twin stereo becomes mono."""
-    channels = raw.shape[1]
+def channels_to_publish(blocks: list[np.ndarray], scale: np.float32) -> tuple[np.ndarray, str]:
+    """One or two float32 channels from (n, channels) integer frames, in blocks (consumed): 5.1
+    folds to stereo, other layouts of 3+ channels to mono; twin stereo becomes mono."""
+    channels = blocks[0].shape[1]
     if channels == 1:
-        return _mix(raw, np.array([[scale]])), "mono"
+        return _mix(blocks, np.array([[scale]])), "mono"
     if channels == 2:
-        weights, layout = stereo_weights(*_stereo_energies(raw))
-        return _mix(raw, weights * scale), layout
+        weights, layout = stereo_weights(*_stereo_energies(blocks))
+        return _mix(blocks, weights * scale), layout
     if channels != 6:
-        return _mix(raw, np.full((1, channels), scale / channels)), "multichannel"
-    stereo = _mix(raw, SURROUND_TO_STEREO * scale)
-    weights, layout = stereo_weights(*_stereo_energies(stereo.T))
+        return _mix(blocks, np.full((1, channels), scale / channels)), "multichannel"
+    stereo = _mix(blocks, SURROUND_TO_STEREO * scale)
+    weights, layout = stereo_weights(*_stereo_energies([stereo.T]))
     if layout == "stereo":
         return stereo, "surround"
-    return _mix(stereo.T, weights), f"surround, {layout}"
+    return _mix([stereo.T], weights), f"surround, {layout}"
 
 
 def decode_audio(info: AudioInfo) -> DecodedAudio:
     """Decode the whole recording once (the original is only read)."""
-    try:
-        seg = _load_segment(info)
-    except (CouldntDecodeError, OSError, ValueError, IndexError, KeyError) as exc:
-        why = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
+    if info.channels < 1 or info.sample_rate_hz < 1:
         raise AudioDecodeError(
-            f"cannot decode {info.path.name}: ffmpeg failed ({why[:160]}); export the recording again"
-        ) from exc
-    rate, input_channels = seg.frame_rate, seg.channels
-    raw, scale = _integer_frames(seg)
-    x, layout = channels_to_publish(raw, scale)
-    del raw, seg
-    return DecodedAudio(samples=x, rate=rate, input_channels=input_channels, layout=layout)
+            f"cannot decode {info.path.name}: ffprobe finds no sample rate or channel count; export the recording again"
+        )
+    blocks = _decode_blocks(info)
+    x, layout = channels_to_publish(blocks, PCM16_SCALE)
+    return DecodedAudio(samples=x, rate=info.sample_rate_hz, input_channels=info.channels, layout=layout)
 
 
 def resample(x: np.ndarray, rate: int, target: int) -> np.ndarray:

@@ -239,7 +239,7 @@ def plan_windows(
     place = {ref: n for n, ref in enumerate(order)}
     starts = [transcript.segments[r.segment].words[r.word].start_s for r in order]
     out: list[_Window] = []
-    for sentence in sentences:
+    for sentence in (piece for s in sentences for piece in split_on_windows(s, transcript, encoded)):
         inside = [w for w in encoded if w.start_s - EDGE_S <= sentence.start_s and sentence.end_s <= w.end_s + EDGE_S]
         kept = inside[-1] if inside else None
         last = out[-1] if out else None
@@ -255,6 +255,51 @@ def plan_windows(
             refs = order[place[sentence.words[0]] : place[sentence.words[-1]] + 1]
             out.append(_Window([sentence], refs, sentence.start_s - PAD_S, sentence.end_s + PAD_S))
     return [w for w in out if w.features is not None or w.end_s - w.start_s <= WINDOW_S + 2 * PAD_S]
+
+
+def split_on_windows(
+    sentence: ReadSentence, transcript: Transcript, encoded: Sequence[EncodedWindow]
+) -> list[ReadSentence]:
+    """A sentence that runs over the edge of the transcription's windows, as pieces each inside one
+    of them: its words there with the candidates whose audio is there (scored on that window, up to
+    its last word of the sentence), and what is left (a whole-sentence candidate, one over the edge)
+    with the whole sentence, encoded anew. A sentence inside a window, or with no window, stays whole."""
+
+    def inside(window: EncodedWindow, start_s: float, end_s: float) -> bool:
+        return window.start_s - EDGE_S <= start_s and end_s <= window.end_s + EDGE_S
+
+    if not encoded or any(inside(w, sentence.start_s, sentence.end_s) for w in encoded):
+        return [sentence]
+    word = {r: transcript.segments[r.segment].words[r.word] for r in sentence.words}
+    place = {r: n for n, r in enumerate(sentence.words)}
+    pieces: list[ReadSentence] = []
+    left = list(sentence.differences)
+    for window in encoded:
+        words = tuple(r for r in sentence.words if inside(window, word[r].start_s, word[r].end_s))
+        if not words:
+            continue
+        own = [d for d in left if not d.whole and _within(d, words, place)]
+        if own:
+            pieces.append(dataclasses.replace(
+                sentence, start_s=word[words[0]].start_s, end_s=word[words[-1]].end_s, words=words,
+                differences=tuple(own),
+            ))
+            left = [d for d in left if d not in own]
+    if left:
+        pieces.append(dataclasses.replace(sentence, differences=tuple(left)))
+    return sorted(pieces, key=lambda p: p.start_s)
+
+
+def _within(difference: Difference, words: tuple[WordRef, ...], place: dict[WordRef, int]) -> bool:
+    """The candidate's heard words are among `words` (a stretch of the sentence's), or, for an
+    insertion, the words on both sides of it: its audio is there."""
+    if difference.heard:
+        return all(r in words for r in difference.heard)
+    after = difference.after
+    if after is None or after not in place:
+        return False
+    following = place[after] + 1
+    return after in words and any(place[r] == following for r in words)
 
 
 def _fits(window: _Window, sentence: ReadSentence) -> bool:

@@ -83,6 +83,9 @@ def transcribe_audio(
 # --- audio --------------------------------------------------------------------------------------
 
 
+PCM_CHUNK = 60 * SAMPLE_RATE
+
+
 def load_speech(path: Path) -> np.ndarray:
     """float32 samples at 16 kHz mono; a 16-bit mono 16 kHz WAV is read directly, others via ffmpeg."""
     if not path.is_file():
@@ -90,9 +93,7 @@ def load_speech(path: Path) -> np.ndarray:
     try:
         with wave.open(str(path), "rb") as wav:
             if (wav.getframerate(), wav.getnchannels(), wav.getsampwidth()) == (SAMPLE_RATE, 1, 2):
-                samples = np.frombuffer(wav.readframes(wav.getnframes()), dtype="<i2").astype(np.float32)
-                samples /= 32768.0  # in place: an hour is 230 MB of float32
-                return samples
+                return _read_pcm16(wav)
     except (wave.Error, EOFError):
         pass  # not a plain PCM WAV: let ffmpeg decode it
     import whisper.audio
@@ -103,6 +104,21 @@ def load_speech(path: Path) -> np.ndarray:
     except RuntimeError as exc:
         why = str(exc).strip().splitlines()[-1] if str(exc).strip() else "ffmpeg failed"
         raise AudioDecodeError(f"cannot decode {path.name}: {why}; check the file plays") from exc
+
+
+def _read_pcm16(wav: wave.Wave_read) -> np.ndarray:
+    """The WAV's 16-bit samples as float32 in [-1, 1), read a minute at a time into one array: an hour
+    is 230 MB of float32, and its 115 MB of bytes are never held whole beside it."""
+    total = wav.getnframes()
+    samples = np.empty(total, dtype=np.float32)
+    at = 0
+    while at < total:
+        chunk = np.frombuffer(wav.readframes(min(PCM_CHUNK, total - at)), dtype="<i2")
+        if not len(chunk):
+            break  # the header promised more than the file holds
+        np.multiply(chunk, 1 / 32768.0, out=samples[at : at + len(chunk)], casting="unsafe")
+        at += len(chunk)
+    return samples[:at]
 
 
 # --- engine and options -------------------------------------------------------------------------

@@ -289,6 +289,29 @@ def test_six_channel_file_is_down_mixed(voice: np.ndarray, tmp_path: Path) -> No
     assert_on_target(layout.master_mp3)
 
 
+@pytest.mark.parametrize("name", ["ej-fra.m4a", "fleurs-fr-001.ogg"])
+def test_the_streamed_decoding_gives_pydubs_samples(speech: Path, tmp_path: Path, name: str) -> None:
+    """The recording is decoded in blocks (no whole-file buffers): the same 16-bit samples as
+    pydub's AudioSegment.from_file with the file's decoder named (the way they were read before), at
+    the same rate, mixed down the same way."""
+    from pydub import AudioSegment
+
+    from pipeline.audio.decode import decode_audio
+
+    twin = tmp_path / "twin.m4a"  # a stereo export of a mono voice
+    ffmpeg("-i", str(speech / name), "-ac", "1", "-c:a", "aac", "-ac", "2", str(twin))
+    for source in (speech / name, twin):
+        info = probe_audio(source)
+        decoded = decode_audio(info)
+        segment = AudioSegment.from_file(str(source), codec=info.codec)
+        assert segment.sample_width == 2
+        frames = np.frombuffer(segment.raw_data, dtype="<i2").reshape(-1, segment.channels).T / 32768.0
+        expected = frames.mean(axis=0, keepdims=True) if decoded.layout in ("dual-mono", "mono") else frames
+        assert decoded.rate == segment.frame_rate and decoded.input_channels == segment.channels
+        assert decoded.samples.shape == expected.shape and expected.shape[1] > 4 * decoded.rate
+        assert np.abs(decoded.samples - expected).max() < 1e-6
+
+
 # ---------------------------------------------------------------- formats and bad input
 
 
