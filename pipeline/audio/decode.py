@@ -106,8 +106,9 @@ def probe_audio(path: Path) -> AudioInfo:
     )
 
 
-# The decoded PCM is read this many frames at a time (a few seconds: 1-2 MB a block).
-DECODE_BLOCK_FRAMES = 1 << 18
+# The decoded PCM is read this many bytes at a time: above glibc's largest mmap threshold (32 MB),
+# so each block is a mapping of its own, given back to the system when it is dropped.
+DECODE_BLOCK_BYTES = 64 << 20
 PCM16_SCALE = np.float32(1.0 / 32768)
 
 
@@ -122,7 +123,7 @@ def _decode_blocks(info: AudioInfo) -> list[np.ndarray]:
     blocks: list[np.ndarray] = []
     rest = b""
     try:
-        while data := proc.stdout.read(DECODE_BLOCK_FRAMES * frame_bytes):
+        while data := proc.stdout.read(DECODE_BLOCK_BYTES // frame_bytes * frame_bytes):
             data = rest + data if rest else data
             usable = len(data) // frame_bytes * frame_bytes  # a file cut mid-sample ends there
             rest = data[usable:]

@@ -21,7 +21,9 @@ does for the article's names: the audio cannot tell the two apart, the article i
 The scoring's cost is the audio encoder's pass over each stretch and the decoder's over its text.
 Where the transcription ran in this process with batched decoding (`diptych run`), the encoder's
 output of each of its windows was kept (transcribe.engines.encoded): a sentence inside one is
-scored there, after every word heard since the window's start, and the encoder does not run again.
+scored there, after every word heard since the window's start, and the encoder does not run again;
+a sentence over two windows is scored on each, with the candidates whose words are there (only a
+candidate over the edge, or a whole garbled sentence, needs its stretch encoded anew).
 The decoder runs once over Whisper's text; each candidate only from the token where it differs
 (the text before it is known by its self-attention keys and values).
 
