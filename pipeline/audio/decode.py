@@ -114,31 +114,19 @@ PCM16_SCALE = np.float32(1.0 / 32768)
 
 def _decode_blocks(info: AudioInfo) -> list[np.ndarray]:
     """The recording as (n, channels) int16 blocks at its own rate, from one ffmpeg process."""
-    cmd = [FFMPEG, "-v", "error", "-nostdin", "-i", str(info.path), "-map", "0:a:0", "-vn"]
-    cmd += ["-ac", str(info.channels), "-ar", str(info.sample_rate_hz), "-f", "s16le", "-acodec", "pcm_s16le", "-"]
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    assert proc.stdout is not None and proc.stderr is not None
-    _widen_pipe(proc.stdout.fileno())
-    frame_bytes = 2 * info.channels
-    blocks: list[np.ndarray] = []
-    rest = b""
+    args = ["-map", "0:a:0", "-vn", "-ac", str(info.channels), "-ar", str(info.sample_rate_hz)]
+    args += ["-f", "s16le", "-acodec", "pcm_s16le"]
     try:
-        while data := proc.stdout.read(DECODE_BLOCK_BYTES // frame_bytes * frame_bytes):
-            data = rest + data if rest else data
-            usable = len(data) // frame_bytes * frame_bytes  # a file cut mid-sample ends there
-            rest = data[usable:]
-            blocks.append(np.frombuffer(data[:usable], dtype="<i2").reshape(-1, info.channels))
-    finally:
-        proc.stdout.close()
-        err = proc.stderr.read().decode(errors="replace").strip()
-        proc.stderr.close()
-        status = proc.wait()
-    if status != 0 or not any(len(b) for b in blocks):
-        why = err.splitlines()[-1] if err else ("no audio samples" if status == 0 else f"status {status}")
+        blocks = list(_ffmpeg_frames(info.path, args, np.dtype("<i2"), info.channels, DECODE_BLOCK_BYTES))
+    except _FfmpegFailed as exc:
+        why = exc.why.splitlines()[-1][:160]
+        message = f"cannot decode {info.path.name}: ffmpeg failed ({why}); export the recording again"
+        raise AudioDecodeError(message) from exc
+    if not blocks:
         raise AudioDecodeError(
-            f"cannot decode {info.path.name}: ffmpeg failed ({why[:160]}); export the recording again"
+            f"cannot decode {info.path.name}: ffmpeg failed (no audio samples); export the recording again"
         )
-    return [b for b in blocks if len(b)]
+    return blocks
 
 
 def _mix(blocks: list[np.ndarray], weights: np.ndarray) -> np.ndarray:
@@ -244,23 +232,40 @@ def _widen_pipe(fd: int) -> None:
         pass
 
 
-def stream_decode(path: Path, *, rate: int, channels: int, chunk_samples: int) -> Iterator[np.ndarray]:
-    """Decode a file of our own (the published MP3) with ffmpeg, yielding float32 (channels, n) chunks."""
-    cmd = [FFMPEG, "-v", "error", "-nostdin", "-i", str(path), "-f", "f32le", "-ac", str(channels)]
-    cmd += ["-ar", str(rate), "-"]
+class _FfmpegFailed(Exception):
+    def __init__(self, why: str) -> None:
+        super().__init__(why)
+        self.why = why
+
+
+def _ffmpeg_frames(
+    path: Path, args: list[str], dtype: np.dtype, channels: int, block_bytes: int
+) -> Iterator[np.ndarray]:
+    """ffmpeg's raw output for `path` (output options `args`), as (n, channels) blocks of about
+    `block_bytes`; a cut-off last frame is dropped. _FfmpegFailed with ffmpeg's errors if it fails."""
+    cmd = [FFMPEG, "-v", "error", "-nostdin", "-i", str(path), *args, "-"]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     assert proc.stdout is not None
     _widen_pipe(proc.stdout.fileno())
-    frame_bytes = 4 * channels
+    frame_bytes = dtype.itemsize * channels
     try:
-        while True:
-            data = proc.stdout.read(chunk_samples * frame_bytes)
-            if not data:
-                break
+        # A read returns the whole size asked for until the end of the output: only the last may be short.
+        while data := proc.stdout.read(max(1, block_bytes // frame_bytes) * frame_bytes):
             usable = len(data) // frame_bytes * frame_bytes
-            yield np.frombuffer(data[:usable], dtype=np.float32).reshape(-1, channels).T
+            if usable:
+                yield np.frombuffer(data[:usable], dtype=dtype).reshape(-1, channels)
     finally:
         proc.stdout.close()
-        err = proc.stderr.read() if proc.stderr else b""
+        err = proc.stderr.read().decode(errors="replace").strip() if proc.stderr else ""
         if proc.wait() != 0:
-            raise AudioDecodeError(f"cannot decode {path.name}: {err.decode(errors='replace').strip()[:200]}")
+            raise _FfmpegFailed(err or f"status {proc.returncode}")
+
+
+def stream_decode(path: Path, *, rate: int, channels: int, chunk_samples: int) -> Iterator[np.ndarray]:
+    """Decode a file of our own (the published MP3) with ffmpeg, yielding float32 (channels, n) chunks."""
+    args = ["-f", "f32le", "-ac", str(channels), "-ar", str(rate)]
+    try:
+        for block in _ffmpeg_frames(path, args, np.dtype(np.float32), channels, chunk_samples * 4 * channels):
+            yield block.T
+    except _FfmpegFailed as exc:
+        raise AudioDecodeError(f"cannot decode {path.name}: {exc.why[:200]}") from exc

@@ -242,7 +242,7 @@ def plan_windows(
     starts = [transcript.segments[r.segment].words[r.word].start_s for r in order]
     out: list[_Window] = []
     for sentence in (piece for s in sentences for piece in split_on_windows(s, transcript, encoded)):
-        inside = [w for w in encoded if w.start_s - EDGE_S <= sentence.start_s and sentence.end_s <= w.end_s + EDGE_S]
+        inside = [w for w in encoded if _inside(w, sentence.start_s, sentence.end_s)]
         kept = inside[-1] if inside else None
         last = out[-1] if out else None
         if last is not None and kept is not None and last.features is kept.features:
@@ -267,17 +267,14 @@ def split_on_windows(
     its last word of the sentence), and what is left (a whole-sentence candidate, one over the edge)
     with the whole sentence, encoded anew. A sentence inside a window, or with no window, stays whole."""
 
-    def inside(window: EncodedWindow, start_s: float, end_s: float) -> bool:
-        return window.start_s - EDGE_S <= start_s and end_s <= window.end_s + EDGE_S
-
-    if not encoded or any(inside(w, sentence.start_s, sentence.end_s) for w in encoded):
+    if not encoded or any(_inside(w, sentence.start_s, sentence.end_s) for w in encoded):
         return [sentence]
     word = {r: transcript.segments[r.segment].words[r.word] for r in sentence.words}
     place = {r: n for n, r in enumerate(sentence.words)}
     pieces: list[ReadSentence] = []
     left = list(sentence.differences)
     for window in encoded:
-        words = tuple(r for r in sentence.words if inside(window, word[r].start_s, word[r].end_s))
+        words = tuple(r for r in sentence.words if _inside(window, word[r].start_s, word[r].end_s))
         if not words:
             continue
         own = [d for d in left if not d.whole and _within(d, words, place)]
@@ -290,6 +287,10 @@ def split_on_windows(
     if left:
         pieces.append(dataclasses.replace(sentence, differences=tuple(left)))
     return sorted(pieces, key=lambda p: p.start_s)
+
+
+def _inside(window: EncodedWindow, start_s: float, end_s: float) -> bool:
+    return window.start_s - EDGE_S <= start_s and end_s <= window.end_s + EDGE_S
 
 
 def _within(difference: Difference, words: tuple[WordRef, ...], place: dict[WordRef, int]) -> bool:
