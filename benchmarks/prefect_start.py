@@ -3,10 +3,12 @@
     .venv/bin/python benchmarks/prefect_start.py [--runs 3]
 
 Server: seconds from launching diptych's locked-down API server (flows.server.PrefectServer, no
-UI, no services) to its API answering, in a fresh Prefect home (a new project: the database is
-created and Prefect's block types registered) and in the same home again (migrations checked,
-block registration skipped by Prefect's memo), with Prefect's block registration on (Prefect's
-default, and diptych's) and off (PREFECT_SERVER_REGISTER_BLOCKS_ON_START=false). Client:
+UI, no services) to its API answering, in a fresh Prefect home (a new project) on a machine where
+no project ran before (Prefect migrates a new database and registers its block types), in another
+fresh home after that (it starts from the empty database kept from the first), and in the same
+home again (migrations checked, block registration skipped by Prefect's memo), with Prefect's
+block registration on (Prefect's default, and diptych's) and off
+(PREFECT_SERVER_REGISTER_BLOCKS_ON_START=false). Each round has a cache folder of its own. Client:
 seconds to import prefect and diptych's flows in a fresh process, which `diptych run` now does
 while its server starts. Medians of --runs, all in one command.
 """
@@ -57,15 +59,17 @@ def main() -> None:
     rows: dict[str, list[float]] = {}
     for _ in range(args.runs):
         for blocks in (True, False):
-            home = Path(tempfile.mkdtemp(prefix="prefect-start-")) / ".prefect"
+            os.environ["XDG_CACHE_HOME"] = tempfile.mkdtemp(prefix="prefect-start-cache-")
             label = "blocks registered" if blocks else "blocks not registered"
-            rows.setdefault(f"server, fresh home, {label}", []).append(server_start_s(home, blocks=blocks))
+            for fresh in ("first on the machine", "kept database"):
+                home = Path(tempfile.mkdtemp(prefix="prefect-start-")) / ".prefect"
+                rows.setdefault(f"server, fresh home, {fresh}, {label}", []).append(server_start_s(home, blocks=blocks))
             rows.setdefault(f"server, same home again, {label}", []).append(server_start_s(home, blocks=blocks))
         rows.setdefault("client: import prefect + flows", []).append(client_import_s())
     print(f"\nload average {os.getloadavg()}")
-    print(f"{'step':48} {'runs':>4} {'median s':>9} {'min s':>7} {'max s':>7}")
+    print(f"{'step':72} {'runs':>4} {'median s':>9} {'min s':>7} {'max s':>7}")
     for name, values in rows.items():
-        print(f"{name:48} {len(values):4d} {statistics.median(values):9.2f} {min(values):7.2f} {max(values):7.2f}")
+        print(f"{name:72} {len(values):4d} {statistics.median(values):9.2f} {min(values):7.2f} {max(values):7.2f}")
 
 
 if __name__ == "__main__":

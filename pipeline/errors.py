@@ -17,6 +17,10 @@ class AudioDecodeError(DiptychError):
     """A recording cannot be decoded or is not usable speech audio."""
 
 
+class AudioEncodeError(DiptychError):
+    """The published MP3 cannot be written (the encoder is missing or failed)."""
+
+
 class ArticleError(DiptychError):
     """An article cannot be read."""
 

@@ -3,8 +3,8 @@
 The recording is decoded as a stream of 16-bit PCM blocks (what pydub has ffmpeg deliver, without
 pydub's whole-file buffers: it holds ffmpeg's output three times over, 1.8 GB at the peak for an
 hour of 44.1 kHz stereo) and each block is mixed down into the one float32 array the stage keeps,
-then dropped. Callers get float32 arrays shaped (channels, samples), scaled to [-1, 1). pydub
-writes the published MP3 (audio/encode.py).
+then dropped. Callers get float32 arrays shaped (channels, samples), scaled to [-1, 1). The
+published MP3 is written the same way, streamed into ffmpeg (audio/encode.py).
 """
 
 from __future__ import annotations

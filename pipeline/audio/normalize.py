@@ -1,9 +1,9 @@
 """The audio stage: a creator's recording in, the published MP3 and the speech model's input out.
 
-    decode once (pydub/ffmpeg) -> down-mix (twin stereo -> mono) -> resample to 44.1/48 kHz
+    decode once (ffmpeg, streamed) -> down-mix (twin stereo -> mono) -> resample to 44.1/48 kHz
     -> measure the input + 80 Hz high-pass (one pass) -> trim silence at both ends
     -> gain to -16 LUFS with a true-peak look-ahead limiter, measured and corrected
-    -> MP3 (libmp3lame) -> decode the MP3 and measure it; correct and re-encode if it missed
+    -> MP3 (ffmpeg/libmp3lame, streamed) -> decode the MP3 and measure it; correct and re-encode if it missed
     -> ID3v2.4 tags; 16 kHz mono WAV for the speech model; loudness.json
 
 The speech model's WAV is written first, while the MP3 is encoded, and `speech_ready` is called

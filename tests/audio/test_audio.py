@@ -312,6 +312,48 @@ def test_the_streamed_decoding_gives_pydubs_samples(speech: Path, tmp_path: Path
         assert np.abs(decoded.samples - expected).max() < 1e-6
 
 
+def test_the_streamed_mp3_is_the_one_pydub_wrote(speech: Path, tmp_path: Path) -> None:
+    """The MP3 is fed to ffmpeg a block at a time: the same MPEG frames, byte for byte, as pydub's
+    AudioSegment.export (the way it was written before, from one whole-episode buffer), on a real
+    recording longer than several blocks, mono and stereo."""
+    from pydub import AudioSegment
+
+    from pipeline.audio.decode import decode_audio
+    from pipeline.audio.encode import ENCODE_BLOCK, LAME_QUALITY, encode_mp3, to_pcm16
+
+    x = decode_audio(probe_audio(speech / "ej-fra.m4a")).samples
+    for channels in (x, np.vstack([x, np.roll(x, 441) * np.float32(0.5)])):
+        assert channels.shape[1] > 3 * ENCODE_BLOCK
+        ours, theirs = tmp_path / "ours.mp3", tmp_path / "theirs.mp3"
+        encode_mp3(channels, 44100, ours, bitrate_kbps=96)
+        pcm = to_pcm16(channels)
+        segment = AudioSegment(data=pcm.tobytes(), sample_width=2, frame_rate=44100, channels=channels.shape[0])
+        params = ["-compression_level", str(LAME_QUALITY)]
+        segment.export(str(theirs), format="mp3", codec="libmp3lame", bitrate="96k", parameters=params).close()
+        frames = [mpeg_frames(path) for path in (ours, theirs)]
+        assert len(frames[0]) > 100_000 and frames[0] == frames[1]
+        assert MP3(str(ours)).info.channels == channels.shape[0]
+
+
+def mpeg_frames(path: Path) -> bytes:
+    """The file's audio, without its ID3v2 tag (ffmpeg names its own version and the input there)."""
+    data = path.read_bytes()
+    if data[:3] == b"ID3":
+        size = int.from_bytes(bytes(b & 0x7F for b in data[6:10]), "big")  # syncsafe
+        data = data[10 + size :]
+    return data
+
+
+def test_a_failing_mp3_encoder_is_one_line_naming_the_file(tmp_path: Path) -> None:
+    """ffmpeg refusing to write (here: the folder is gone) is an AudioEncodeError naming the MP3."""
+    from pipeline.audio.encode import encode_mp3
+    from pipeline.errors import AudioEncodeError
+
+    x = np.zeros((1, 44100 * 3), np.float32)
+    with pytest.raises(AudioEncodeError, match=r"cannot write episode\.mp3: ffmpeg's MP3 encoder failed"):
+        encode_mp3(x, 44100, tmp_path / "missing" / "episode.mp3", bitrate_kbps=96)
+
+
 # ---------------------------------------------------------------- formats and bad input
 
 

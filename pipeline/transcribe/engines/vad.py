@@ -4,6 +4,12 @@ faster-whisper's package holds Silero VAD as an ONNX file, run by onnxruntime (i
 so this works offline. The speech stretches it finds are grouped, in order, into windows whose span
 (silences between stretches included) is at most 30 s, whisper's input length: each window can then
 be decoded on its own, several at once, and its times are the episode's plus the window's start.
+
+faster-whisper runs the detector over the whole audio at once, with two more copies of it (padded,
+then with each 32 ms frame's context): on an hour that was 650 MB for the 20 s it takes, the
+transcription's peak. A long episode is therefore cut into pieces of at most CHUNK_S, each in the
+quietest half second of the CUT_SEARCH_S before its end, where nothing is said for the detector to
+miss, and each piece is run on its own: an episode up to CHUNK_S is one piece, as before.
 """
 
 from __future__ import annotations
@@ -17,6 +23,10 @@ HOP = 160  # samples per mel frame: 10 ms
 WINDOW_FRAMES = 3000  # whisper's 30 s input
 # A pause this long ends a speech stretch (faster-whisper's batched pipeline uses the same).
 MIN_SILENCE_MS = 160
+CHUNK_S = 600.0  # the longest piece of audio the detector is run on at once
+CUT_SEARCH_S = 30.0  # a piece ends in the quietest QUIET samples of its last CUT_SEARCH_S
+DETECTOR_FRAME = 512  # samples the detector judges at a time; pieces start on its grid
+QUIET = 16 * DETECTOR_FRAME  # 0.5 s
 
 
 @dataclass(frozen=True)
@@ -33,14 +43,35 @@ class SpeechWindow:
         return self.frames * HOP / SAMPLE_RATE
 
 
-def find_speech(audio: np.ndarray) -> list[tuple[int, int]]:
+def find_speech(audio: np.ndarray, *, chunk_s: float = CHUNK_S) -> list[tuple[int, int]]:
     """(start, end) sample ranges holding speech, each shorter than 30 s, in order."""
     from faster_whisper.vad import VadOptions, get_speech_timestamps
 
     options = VadOptions(
         max_speech_duration_s=WINDOW_FRAMES * HOP / SAMPLE_RATE, min_silence_duration_ms=MIN_SILENCE_MS
     )
-    return [(int(s["start"]), int(s["end"])) for s in get_speech_timestamps(audio, options)]
+    ranges: list[tuple[int, int]] = []
+    for start, end in pieces(audio, chunk_s=chunk_s):
+        found = get_speech_timestamps(audio[start:end], options)
+        ranges.extend((start + int(s["start"]), start + int(s["end"])) for s in found)
+    return ranges
+
+
+def pieces(audio: np.ndarray, *, chunk_s: float = CHUNK_S) -> list[tuple[int, int]]:
+    """(start, end) of the pieces the detector runs on: at most chunk_s each, cut where it is quietest."""
+    chunk = int(chunk_s * SAMPLE_RATE) // QUIET * QUIET
+    search = int(CUT_SEARCH_S * SAMPLE_RATE) // QUIET * QUIET
+    out: list[tuple[int, int]] = []
+    start = 0
+    while len(audio) - start > chunk:
+        low = start + chunk - search
+        frames = audio[low : start + chunk].reshape(-1, QUIET)
+        energy = np.einsum("ij,ij->i", frames, frames, dtype=np.float64)
+        cut = low + int(np.argmin(energy)) * QUIET + QUIET // 2  # on the detector's grid, as the whole pass
+        out.append((start, cut))
+        start = cut
+    out.append((start, len(audio)))
+    return out
 
 
 def group_windows(speech: list[tuple[int, int]], total_samples: int) -> list[SpeechWindow]:
