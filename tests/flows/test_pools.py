@@ -199,14 +199,17 @@ def _start_up(c: Cluster, database_url: str, port: int, *, review_port: int) -> 
 
 
 def _stop_all(c: Cluster) -> None:
-    for proc in [*c.workers.values(), c.up]:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGTERM)
-    for proc in [*c.workers.values(), c.up]:
-        try:
-            proc.wait(60)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
+    """The workers first, while their server still answers (stopped together with it, a worker kept
+    trying to reach it and had not stopped a minute later), then `diptych up` and its server."""
+    for group in (list(c.workers.values()), [c.up]):
+        for proc in group:
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGTERM)
+        for proc in group:
+            try:
+                proc.wait(60)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
 
 
 def _auth(cluster: Cluster) -> tuple[str, str]:
