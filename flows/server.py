@@ -6,6 +6,7 @@ block types: 9-11 s of a fresh project's 17-19 s start, benchmarks/prefect_start
 from a copy of the empty database that the same Prefect version made on this machine before
 (kept in diptych's cache, made from the first new project's database the moment its API answers,
 before anything is stored in it). Prefect still checks it at start: it migrates what is missing.
+The copy's first start skips registering Prefect's block types, which the copy holds already.
 
 It runs in a session of its own, so a Ctrl-C in the terminal reaches diptych only, which stops
 the server last (after the runs it served have reported how they ended); it dies with diptych
@@ -18,7 +19,6 @@ from __future__ import annotations
 import logging
 import os
 import re
-import shutil
 import socket
 import sqlite3
 import sys
@@ -37,7 +37,7 @@ log = logging.getLogger(__name__)
 HOST = "127.0.0.1"
 ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 DATABASE = "prefect.db"  # in PREFECT_HOME, where Prefect keeps its SQLite database by default
-MEMO = "memo_store.toml"  # Prefect's note that its block types are registered
+REGISTER_BLOCKS = "PREFECT_SERVER_REGISTER_BLOCKS_ON_START"
 DATABASE_URLS = ("PREFECT_SERVER_DATABASE_CONNECTION_URL", "PREFECT_API_DATABASE_CONNECTION_URL")
 
 
@@ -160,9 +160,13 @@ class PrefectServer:
         for pid in stop_leftovers(self.records):
             log.warning("stopped a Prefect server (pid %d) that an earlier diptych command left running", pid)
         require_free_port(self.port, flag="--prefect-port")
-        self.seed_database()
-        self.process = OwnedProcess(self.command(), env=self.server_env(), log_path=self.log_path,
-                                    records=self.records)
+        env = self.server_env()
+        if self.seed_database():
+            # The copy holds the block types this Prefect registers; Prefect's note that they are
+            # registered names the database's path, so it would register them all again (2-4 s).
+            # The home's next start registers them, and writes that note.
+            env.setdefault(REGISTER_BLOCKS, "false")
+        self.process = OwnedProcess(self.command(), env=env, log_path=self.log_path, records=self.records)
 
     def wait_until_ready(self) -> None:
         assert self.process is not None
@@ -187,23 +191,24 @@ class PrefectServer:
         env = {**os.environ, **self.environment}
         return not any(env.get(name) for name in DATABASE_URLS)
 
-    def seed_database(self) -> None:
-        """A new home's database: a copy of the empty one kept for this Prefect version, if any."""
+    def seed_database(self) -> bool:
+        """A new home's database: a copy of the empty one kept for this Prefect version, if any.
+        Whether it was copied."""
         self.new_database = False
         if not self.uses_sqlite() or (self.home / DATABASE).exists():
-            return
+            return False
         kept = empty_database_dir()
         if not (kept / DATABASE).is_file():
             self.new_database = True
-            return
+            return False
         try:
             _copy_database(kept / DATABASE, self.home / DATABASE)
-            if (kept / MEMO).is_file():
-                shutil.copyfile(kept / MEMO, self.home / MEMO)
         except (OSError, sqlite3.Error) as exc:  # Prefect makes its database as it would have
             log.warning("could not copy Prefect's empty database from %s (%s): making a new one", kept, exc)
             (self.home / DATABASE).unlink(missing_ok=True)
             self.new_database = True
+            return False
+        return True
 
     def keep_empty_database(self) -> None:
         """Once a new database is made (migrated, block types registered), keep a copy of it."""
@@ -214,8 +219,6 @@ class PrefectServer:
         try:
             kept.mkdir(parents=True, exist_ok=True, mode=0o700)
             _copy_database(self.home / DATABASE, kept / DATABASE)
-            if (self.home / MEMO).is_file():
-                shutil.copyfile(self.home / MEMO, kept / MEMO)
         except (OSError, sqlite3.Error) as exc:  # the next new project only pays the time again
             log.warning("could not keep Prefect's empty database in %s: %s", kept, exc)
 
