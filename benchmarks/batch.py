@@ -18,7 +18,6 @@ import argparse
 import os
 import platform
 import shutil
-import signal
 import statistics
 import subprocess
 import sys
@@ -31,6 +30,7 @@ sys.path[:0] = [str(ROOT)]
 
 from pipeline import episodes  # noqa: E402
 from pipeline.layout import ProjectLayout  # noqa: E402
+from tests.factories import stop_process_groups  # noqa: E402
 from tests.flows.postgres import PostgresCluster, free_port, start_cluster  # noqa: E402
 
 SPEECH = ROOT.parent / "shared" / "testdata" / "speech"
@@ -108,14 +108,7 @@ def run_batch(postgres: PostgresCluster, workers: int, count: int, scratch: Path
                 return time.monotonic() - start, audio_s
             time.sleep(1)
     finally:
-        for proc in procs:
-            if proc.poll() is None:
-                os.killpg(proc.pid, signal.SIGTERM)
-        for proc in procs:
-            try:
-                proc.wait(60)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
+        stop_process_groups(procs)
 
 
 def main() -> None:

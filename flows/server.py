@@ -84,8 +84,9 @@ def empty_database_dir() -> Path:
     """Where this Prefect version's empty database is kept: $XDG_CACHE_HOME/diptych/prefect/<version>."""
     from importlib.metadata import version
 
-    cache = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(cache).expanduser() / "diptych" / "prefect" / version("prefect")
+    from pipeline.layout import user_cache_dir
+
+    return user_cache_dir() / "prefect" / version("prefect")
 
 
 def _copy_database(source: Path, target: Path) -> None:

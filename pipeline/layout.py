@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
 
 from pipeline.errors import EpisodeNotFound
+
+
+def user_cache_dir() -> Path:
+    """diptych's folder in the user's cache: $XDG_CACHE_HOME/diptych, else ~/.cache/diptych."""
+    cache = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(cache).expanduser() / "diptych"
 
 # Slugs become folder names and URL path segments: keep them boring.
 SLUG_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,79}$")

@@ -8,9 +8,11 @@ are either hand-made with word times (unit tests) or produced by the real Whispe
 
 from __future__ import annotations
 
+import os
 import random
 import re
 import shutil
+import signal
 import socket
 import subprocess
 import threading
@@ -506,3 +508,15 @@ class StaticServer:
     def __exit__(self, *exc: object) -> None:
         self.server.should_exit = True
         self.thread.join(timeout=5)
+
+
+def stop_process_groups(procs: list[subprocess.Popen], *, timeout_s: float = 60) -> None:
+    """SIGTERM to each process's group, then SIGKILL to those not stopped within `timeout_s`."""
+    for proc in procs:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGTERM)
+    for proc in procs:
+        try:
+            proc.wait(timeout_s)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)

@@ -24,6 +24,7 @@ import numpy as np
 from mutagen.id3 import APIC, COMM, ID3, TALB, TDRC, TIT2, TLAN, TPE1, TRCK, ID3NoHeaderError
 from scipy import signal
 
+from pipeline.audio.decode import FFMPEG
 from pipeline.errors import AudioEncodeError, ConfigError
 from pipeline.store import atomic_path
 
@@ -35,7 +36,6 @@ SPEECH_CONTEXT = 256
 PCM_CHUNK = 1 << 20
 # Samples a channel converted to 16 bits and piped to the MP3 encoder at a time (512 KB a channel).
 ENCODE_BLOCK = 1 << 18
-FFMPEG = "ffmpeg"
 # libmp3lame's quality/speed trade-off (0 best, 9 fastest). On 15 minutes of speech at 96 kbit/s
 # here, 7 encoded 2.6x faster than 5 and 5x faster than 2, with less true-peak overshoot
 # (+0.2 dB against +0.4 and +0.5 over the limiter's level); speech at these rates sounds the same.

@@ -26,6 +26,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from pipeline.errors import DiptychError, TranscriptionError
+from pipeline.layout import user_cache_dir
 from pipeline.store import read_model_or_none, sha256_file, write_bytes_atomic, write_model
 
 log = logging.getLogger(__name__)
@@ -71,8 +72,7 @@ def default_models_dir() -> Path:
     explicit = os.environ.get("DIPTYCH_MODELS_DIR")
     if explicit:
         return Path(explicit).expanduser()
-    cache = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(cache).expanduser() / "diptych" / "models"
+    return user_cache_dir() / "models"
 
 
 def install_command(name: str) -> str:

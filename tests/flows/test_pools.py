@@ -27,6 +27,7 @@ import pytest
 from pipeline import episodes
 from pipeline.store import sha256_file
 from pipeline.transcribe.model_cache import default_models_dir, install_model
+from tests.factories import stop_process_groups
 from tests.flows.postgres import PostgresCluster, free_port, start_cluster
 
 pytestmark = pytest.mark.integration
@@ -201,15 +202,8 @@ def _start_up(c: Cluster, database_url: str, port: int, *, review_port: int) -> 
 def _stop_all(c: Cluster) -> None:
     """The workers first, while their server still answers (stopped together with it, a worker kept
     trying to reach it and had not stopped a minute later), then `diptych up` and its server."""
-    for group in (list(c.workers.values()), [c.up]):
-        for proc in group:
-            if proc.poll() is None:
-                os.killpg(proc.pid, signal.SIGTERM)
-        for proc in group:
-            try:
-                proc.wait(60)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
+    stop_process_groups(list(c.workers.values()))
+    stop_process_groups([c.up])
 
 
 def _auth(cluster: Cluster) -> tuple[str, str]:
