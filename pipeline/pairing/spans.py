@@ -56,16 +56,15 @@ def block_spans(
 def _lead_in(
     block: int, first: int, matrix: np.ndarray, units: Sequence[Unit], labels: list[int], min_score: float
 ) -> int:
-    """Take in the short untold sentence that announces a block ("Now, about bikes.") when it is
-    closer to this block than to any other."""
-    lead = first - 1
-    if lead < 0 or labels[lead] != -1 or len(units[lead].words) > LEAD_IN_MAX_WORDS:
-        return first
-    scores = matrix[:, lead]
-    if scores[block] < LEAD_IN_SCORE * min_score or int(np.argmax(scores)) != block:
-        return first
-    labels[lead] = block
-    return lead
+    """Take in the short untold sentences that announce a block ("Okay, let's begin with the soil.
+    What the plants like…") when each is closer to this block than to any other."""
+    while first > 0 and labels[first - 1] == -1 and len(units[first - 1].words) <= LEAD_IN_MAX_WORDS:
+        scores = matrix[:, first - 1]
+        if scores[block] < LEAD_IN_SCORE * min_score or int(np.argmax(scores)) != block:
+            break
+        first -= 1
+        labels[first] = block
+    return first
 
 
 def _main_stretch(

@@ -1,0 +1,40 @@
+"""A block's span from the unit path: the short untold sentences that open it are taken in."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from pipeline.pairing.alignment import Path
+from pipeline.pairing.spans import LEAD_IN_MAX_WORDS, block_spans
+from pipeline.pairing.units import TimedWord, Unit
+
+
+def _unit(index: int, start_s: float, words: int) -> Unit:
+    timed = tuple(TimedWord(start_s + 0.3 * n, start_s + 0.3 * n + 0.25, f" w{n}") for n in range(words))
+    return Unit(index, start_s, timed[-1].end_s, timed)
+
+
+def test_two_short_sentences_opening_a_retold_block_are_taken_in() -> None:
+    # "Okay, let's begin at the bottom with the ground itself." / "What your plants like is rich
+    # dirt," score too low for the path but closer to this block than to any other.
+    units = [_unit(0, 0.0, 10), _unit(1, 3.9, 9), _unit(2, 7.1, 8), _unit(3, 9.2, 12)]
+    matrix = np.array([[0.35, 0.23, 0.36, 0.44], [0.13, 0.0, 0.12, 0.10]])
+    spans, labels = block_spans(Path((-1, -1, 0, 0)), matrix, units, min_score=0.3)
+    assert labels == [0, 0, 0, 0]
+    assert spans[0].start_s == 0.0
+
+
+def test_the_lead_in_stops_at_a_sentence_closer_to_another_block() -> None:
+    units = [_unit(n, 3.0 * n, 6) for n in range(5)]
+    matrix = np.array([[0.3, 0.1, 0.25, 0.5, 0.5], [0.0, 0.2, 0.0, 0.0, 0.0]])
+    spans, labels = block_spans(Path((-1, -1, -1, 0, 0)), matrix, units, min_score=0.3)
+    assert labels == [-1, -1, 0, 0, 0]
+    assert spans[0].start_s == units[2].start_s
+
+
+def test_the_lead_in_stops_at_a_long_sentence() -> None:
+    units = [_unit(0, 0.0, 6), _unit(1, 2.0, LEAD_IN_MAX_WORDS + 1), _unit(2, 7.0, 6), _unit(3, 9.0, 6)]
+    matrix = np.array([[0.3, 0.3, 0.5, 0.5], [0.0, 0.0, 0.0, 0.0]])
+    spans, labels = block_spans(Path((-1, -1, 0, 0)), matrix, units, min_score=0.3)
+    assert labels == [-1, -1, 0, 0]
+    assert spans[0].start_s == units[2].start_s
