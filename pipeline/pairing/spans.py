@@ -12,8 +12,8 @@ from pipeline.pairing.units import Unit
 
 # Seconds without a transcribed word, between two words, that count as untold audio.
 HOLE_S = 3.0
-# A block takes in the untold unit just before it when that unit is this short and scores at least
-# this share of the threshold for this block, more than for any other.
+# A block takes in the untold units just before it, one after the other, while each is this short
+# and scores at least this share of the threshold for this block, more than for any other.
 LEAD_IN_MAX_WORDS = 12
 LEAD_IN_SCORE = 0.5
 
