@@ -36,20 +36,31 @@ CONTEXT_WEIGHT = 0.5
 
 @dataclass(frozen=True)
 class Scores:
-    """Block x unit matrices in [0, 1]."""
+    """Block x unit matrices in [0, 1]. `semantic` reads each unit in its context (its neighbours'
+    meaning mixed in); `semantic_alone` reads it alone, for a unit at the edge of what a block tells,
+    where the context is the block's own (pipeline.pairing.spans)."""
 
     lexical: np.ndarray
     semantic: np.ndarray | None
+    semantic_alone: np.ndarray | None = None
 
     def mixed(self, semantic_weight: float) -> np.ndarray:
         """The hybrid score: the better of words and meaning, each weighted (0.5: the plain maximum)."""
-        if self.semantic is None or semantic_weight <= 0.0:
-            return self.lexical
-        if semantic_weight >= 1.0:
-            return self.semantic
-        lexical_weight = min(1.0, 2.0 * (1.0 - semantic_weight))
-        meaning_weight = min(1.0, 2.0 * semantic_weight)
-        return np.maximum(lexical_weight * self.lexical, meaning_weight * self.semantic)
+        return _mixed(self.lexical, self.semantic, semantic_weight)
+
+    def mixed_alone(self, semantic_weight: float) -> np.ndarray:
+        """The hybrid score of each unit read without its neighbours."""
+        return _mixed(self.lexical, self.semantic_alone, semantic_weight)
+
+
+def _mixed(lexical: np.ndarray, semantic: np.ndarray | None, semantic_weight: float) -> np.ndarray:
+    if semantic is None or semantic_weight <= 0.0:
+        return lexical
+    if semantic_weight >= 1.0:
+        return semantic
+    lexical_weight = min(1.0, 2.0 * (1.0 - semantic_weight))
+    meaning_weight = min(1.0, 2.0 * semantic_weight)
+    return np.maximum(lexical_weight * lexical, meaning_weight * semantic)
 
 
 def stems(text: str) -> list[str]:
@@ -99,11 +110,14 @@ def _binary(groups: Sequence[set[str]], vocab: dict[str, int]) -> sparse.csr_mat
     return sparse.csr_matrix((data, (rows, cols)), shape=(len(groups), len(vocab)))
 
 
-def semantic_scores(blocks: Sequence[str], units: Sequence[str], *, threads: int = 2) -> np.ndarray:
-    """Rescaled embedding cosine of each unit (in its context) with the best-matching piece of each
-    block: (len(blocks), len(units))."""
+def semantic_scores(
+    blocks: Sequence[str], units: Sequence[str], *, threads: int = 2
+) -> tuple[np.ndarray, np.ndarray]:
+    """Rescaled embedding cosine of each unit with the best-matching piece of each block, the unit
+    read in its context and alone: two (len(blocks), len(units)) matrices, one embedding pass."""
     if not blocks or not units:
-        return np.zeros((len(blocks), len(units)), dtype=np.float32)
+        empty = np.zeros((len(blocks), len(units)), dtype=np.float32)
+        return empty, empty
     pieces: list[str] = []
     bounds: list[tuple[int, int]] = []
     for text in blocks:
@@ -111,8 +125,13 @@ def semantic_scores(blocks: Sequence[str], units: Sequence[str], *, threads: int
         bounds.append((len(pieces), len(pieces) + len(chunks)))
         pieces.extend(chunks)
     vectors = embed_texts([*pieces, *units], threads=threads)
-    unit_vectors = _in_context(vectors[len(pieces) :], [len(u.split()) for u in units])
-    cos = vectors[: len(pieces)] @ unit_vectors.T
+    alone = vectors[len(pieces) :]
+    in_context = _in_context(alone, [len(u.split()) for u in units])
+    return _rescaled(vectors[: len(pieces)], in_context, bounds), _rescaled(vectors[: len(pieces)], alone, bounds)
+
+
+def _rescaled(pieces: np.ndarray, units: np.ndarray, bounds: list[tuple[int, int]]) -> np.ndarray:
+    cos = pieces @ units.T
     best = np.stack([cos[a:b].max(axis=0) for a, b in bounds])
     return np.clip((best - COSINE_FLOOR) / (COSINE_CEILING - COSINE_FLOOR), 0.0, 1.0)
 
@@ -150,4 +169,7 @@ def _in_context(vectors: np.ndarray, sizes: list[int]) -> np.ndarray:
 
 def score_blocks(blocks: Sequence[str], units: Sequence[str], *, semantic: bool, threads: int = 2) -> Scores:
     lexical = lexical_scores(blocks, units)
-    return Scores(lexical, semantic_scores(blocks, units, threads=threads) if semantic else None)
+    if not semantic:
+        return Scores(lexical, None)
+    in_context, alone = semantic_scores(blocks, units, threads=threads)
+    return Scores(lexical, in_context, alone)

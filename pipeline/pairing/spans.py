@@ -16,6 +16,8 @@ HOLE_S = 3.0
 # and scores at least this share of the threshold for this block, more than for any other.
 LEAD_IN_MAX_WORDS = 12
 LEAD_IN_SCORE = 0.5
+# A unit longer than that, at the edge of a block next to audio only, that scores below the
+# threshold for the block when read without its neighbours, is audio only (see _trimmed).
 
 
 @dataclass(frozen=True)
@@ -26,12 +28,19 @@ class BlockSpan:
 
 
 def block_spans(
-    path: Path, matrix: np.ndarray, units: Sequence[Unit], *, min_score: float
+    path: Path,
+    matrix: np.ndarray,
+    units: Sequence[Unit],
+    *,
+    min_score: float,
+    alone: np.ndarray | None = None,
 ) -> tuple[dict[int, BlockSpan], list[int]]:
     """Each block's span (its strongest stretch, joined with its own stretches around asides).
 
     A block whose units score below `min_score` on average is not told: its units become audio only.
-    Returns the spans by matchable-block position and the final label of every unit.
+    `alone`, the scores of the units read without their neighbours (`matrix` reads them in context),
+    trims a block's edges next to audio only (_trimmed). Returns the spans by matchable-block
+    position and the final label of every unit.
     """
     labels = list(path.blocks)
     weights = np.array([len(u.words) for u in units], dtype=np.float64)
@@ -39,18 +48,68 @@ def block_spans(
     for label, first, stop in runs(path):
         if label >= 0:
             by_block.setdefault(label, []).append((first, stop))
-    spans: dict[int, BlockSpan] = {}
-    for block, stretches in by_block.items():
-        first, stop = _main_stretch(block, stretches, matrix, weights, labels, min_score)
+    kept = {
+        block: _main_stretch(block, stretches, matrix, weights, labels, min_score)
+        for block, stretches in by_block.items()
+    }
+    # A block's units outside its span tell nothing of it: a unit or two the path passed through
+    # on its way to another block ("…where things will grow. | And, what to plant?" given to the
+    # two paragraphs in between, told a minute later) are untold, left to the blocks around them.
+    for i, label in enumerate(labels):
+        if label >= 0 and not kept[label][0] <= i < kept[label][1]:
+            labels[i] = -1
+    scores: dict[int, float] = {}
+    for block, (first, stop) in kept.items():
+        if alone is not None:
+            first, stop = _trimmed(block, first, stop, alone, units, labels, min_score)
         told = [i for i in range(first, stop) if labels[i] == block]
         score = float(np.average(matrix[block, told], weights=weights[told]))
         if score < min_score:
-            for a, b in stretches:
-                labels[a:b] = [-1] * (b - a)
+            labels[first:stop] = [-1 if label == block else label for label in labels[first:stop]]
             continue
+        kept[block], scores[block] = (first, stop), score
+    spans: dict[int, BlockSpan] = {}
+    for block, score in scores.items():
+        first, stop = kept[block]
         first = _lead_in(block, first, matrix, units, labels, min_score)
         spans[block] = BlockSpan(units[first].start_s, units[stop - 1].end_s, score)
     return spans, labels
+
+
+def _trimmed(
+    block: int, first: int, stop: int, alone: np.ndarray, units: Sequence[Unit], labels: list[int], min_score: float
+) -> tuple[int, int]:
+    """The block's stretch without the whole sentences next to audio only that only their
+    neighbours tie to it. A unit's meaning mixes in its neighbours' (similarity._in_context), which
+    a short phrase needs; but where a block meets an aside, the block's sentence lends its meaning
+    to the aside's ("By the way, my cat has decided that the new raised bed…" after "…not one next
+    to the house or under the big oak."), and the aside's opening goes to the block. A unit longer
+    than a lead-in says what it means alone: read so, if it scores below the threshold for the
+    block, it is audio only. The recording's start and end count as audio only; the block keeps at
+    least one unit."""
+
+    def untold(i: int) -> bool:
+        return i < 0 or i >= len(units) or labels[i] == -1
+
+    def apart(i: int) -> bool:
+        return (
+            labels[i] == block
+            and (untold(i - 1) or untold(i + 1))
+            and len(units[i].words) > LEAD_IN_MAX_WORDS
+            and float(alone[block, i]) < min_score
+        )
+
+    changed = True
+    while changed:
+        own = [i for i in range(first, stop) if labels[i] == block]
+        changed = False
+        for i in own if len(own) > 1 else ():
+            if apart(i):
+                labels[i] = -1
+                changed = True
+                break
+    own = [i for i in range(first, stop) if labels[i] == block]
+    return own[0], own[-1] + 1
 
 
 def _lead_in(

@@ -168,6 +168,34 @@ def test_lexical_alone_misses_what_meaning_finds(retold, tmp_path: Path) -> None
     assert lexical.coverage.episode_covered < hybrid.coverage.episode_covered
 
 
+
+def test_an_aside_opening_on_the_subject_of_the_block_before_it_is_audio_only_from_its_first_word(
+    tmp_path: Path,
+) -> None:
+    """The aside's first sentence ("…the old bike shed…") read in context, after the bikes
+    paragraph's last sentence, scores above the threshold for that paragraph; read alone it does not."""
+    bikes = [
+        "Now let's talk about looking after your bike.",
+        "The chain is the part that goes first, much sooner than the sprockets.",
+        "Wipe it down and lubricate it regularly, say once a month, and swap in a new one before a worn"
+        " chain ruins the whole drivetrain.",
+    ]
+    aside = [
+        "By the way, my neighbour has decided that the old bike shed is the best place in the street for his"
+        " chickens.",
+        "I have asked him twice already, and he just laughs about it.",
+        "If you have an idea, please write to me.",
+    ]
+    told = BREAD_TOLD + bikes + aside + BIRDS_TOLD
+    starts = starts_of(told)
+    pairing = pair(article_of(tmp_path, "\n\n".join([BREAD, BIKES, BIRDS])), transcript_of(told))
+    at = len(BREAD_TOLD) + len(bikes)
+    assert len(pairing.audio_only) == 1
+    span = pairing.audio_only[0]
+    assert span.start_s == starts[at] and span.text.startswith("By the way, my neighbour")
+    assert block(pairing, "A bicycle").end_s < starts[at]
+
+
 # --- headings and chapters ----------------------------------------------------------------------
 
 

@@ -1,4 +1,5 @@
-"""A block's span from the unit path: the short untold sentences that open it are taken in."""
+"""A block's span from the unit path: the short untold sentences that open it are taken in, a whole
+sentence at its edge that only its context ties to it is not, nor a unit the path passed through."""
 
 from __future__ import annotations
 
@@ -38,3 +39,35 @@ def test_the_lead_in_stops_at_a_long_sentence() -> None:
     spans, labels = block_spans(Path((-1, -1, 0, 0)), matrix, units, min_score=0.3)
     assert labels == [-1, -1, 0, 0]
     assert spans[0].start_s == units[2].start_s
+
+
+def test_a_whole_sentence_next_to_audio_only_that_scores_low_alone_leaves_the_block() -> None:
+    # The block's last sentence lends its meaning to the aside's first (0.4 in context, 0.15 alone).
+    units = [_unit(0, 0.0, 14), _unit(1, 5.0, 14), _unit(2, 10.0, 20), _unit(3, 17.0, 14)]
+    matrix = np.array([[0.7, 0.6, 0.4, 0.05]])
+    alone = np.array([[0.6, 0.5, 0.15, 0.05]])
+    spans, labels = block_spans(Path((0, 0, 0, -1)), matrix, units, min_score=0.3, alone=alone)
+    assert labels == [0, 0, -1, -1]
+    assert spans[0].end_s == units[1].end_s
+
+
+def test_a_short_unit_or_one_inside_the_block_keeps_its_context() -> None:
+    units = [_unit(0, 0.0, 14), _unit(1, 5.0, 20), _unit(2, 12.0, 6), _unit(3, 15.0, 14)]
+    matrix = np.array([[0.7, 0.4, 0.4, 0.05]])
+    alone = np.array([[0.6, 0.1, 0.1, 0.05]])
+    spans, labels = block_spans(Path((0, 0, 0, -1)), matrix, units, min_score=0.3, alone=alone)
+    assert labels == [0, 0, 0, -1]
+    assert spans[0].end_s == units[2].end_s
+
+
+def test_a_unit_the_path_passed_through_on_its_way_to_another_block_is_untold() -> None:
+    # Unit 1 went to block 1 on the way from block 0 to block 2; block 1 is told later (units 4-5).
+    units = [_unit(n, 4.0 * n, 8) for n in range(6)]
+    matrix = np.array([
+        [0.6, 0.25, 0.0, 0.0, 0.0, 0.0],
+        [0.0, 0.25, 0.0, 0.1, 0.7, 0.7],
+        [0.0, 0.0, 0.7, 0.7, 0.0, 0.0],
+    ])
+    spans, labels = block_spans(Path((0, 1, 2, 2, 1, 1)), matrix, units, min_score=0.3)
+    assert labels[1] == -1
+    assert spans[1].start_s == units[4].start_s
