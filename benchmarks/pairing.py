@@ -15,7 +15,9 @@ starting within ±0.5 s and ±1.0 s, the spoken headings dated within ±0.5 s, t
 audio-only stretch with the spans found, WER before/after the corrections on read and on retold
 passages, and the correction's time (median of --runs, model loaded) against the transcription's,
 both in one process, the correction after the transcription, as `diptych run` runs them (the
-correction then scores on the audio encoder output the transcription kept).
+correction then scores on the audio encoder output the transcription kept). A last table pairs each
+case again once per comma of its transcript, with that comma dropped (pairing_cases/punctuation.py):
+the share of those variants with every block within ±1.0 s, the worst error, the worst aside IoU.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE / "pairing_cases"))
 
 from cases import Case, build_cases  # noqa: E402
+from punctuation import robustness  # noqa: E402
 from scoring import (  # noqa: E402
     CaseResult,
     repeat_transcript,
@@ -146,6 +149,7 @@ def word_table(cases: list[Case], transcripts: dict[str, Transcript], args: argp
     for case in cases:
         pairing, _ = pair(case.article, transcripts[case.name], "hybrid")
         print_word_row(score_words(case, pairing), "", "", "", None, None)
+    corrected_of: dict[str, Transcript] = {}
     for case in word_cases:
         transcript, transcribe_s = timed[case.name]
         # Transcribed here first, under the same load as the correction, and in the same process:
@@ -154,11 +158,28 @@ def word_table(cases: list[Case], transcripts: dict[str, Transcript], args: argp
         corrected, pairing, correct_s, taken, scored = correct(case, transcript, models, args.runs)
         if scored:  # the model ran
             transcribe_s = fresh_s
+        corrected_of[case.name] = corrected
         print_word_row(
             score_words(case, pairing), _wer_pair(case, transcript, corrected, "read"),
             _wer_pair(case, transcript, corrected, "retold"), taken, correct_s, transcribe_s,
         )
     print(f"load average now {os.getloadavg()[0]:.1f}")
+    punctuation_table([(c, transcripts[c.name]) for c in cases] + [(c, corrected_of[c.name]) for c in word_cases])
+
+
+def punctuation_table(cases: list[tuple[Case, Transcript]]) -> None:
+    """The word-precision measures over the transcripts that differ by one comma (pairing_cases/punctuation.py)."""
+    print("\none comma dropped (hybrid pairing; each case's transcript above, once per comma)")
+    columns = ("case", "variants", "all ±1.0 s", "worst s", "dropped after", "worst IoU", "IoU < 0.7")
+    header = "{:<22} {:>8} {:>10} {:>7} {:>16} {:>9} {:>9}".format(*columns)
+    print(header)
+    print("-" * len(header))
+    for case, transcript in cases:
+        r = robustness(case, transcript, lambda t, case=case: pair(case.article, t, "hybrid")[0])
+        print(
+            f"{r.case:<22} {r.variants:>8} {100 * r.all_within_10:>9.0f}% {fmt(r.worst_s, '{:.2f}'):>7} "
+            f"{r.worst_variant[:16]:>16} {fmt(r.worst_iou, '{:.2f}'):>9} {r.below_07:>9}"
+        )
 
 
 def time_transcription(case: WordCase, models: Path) -> float:
