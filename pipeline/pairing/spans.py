@@ -71,7 +71,7 @@ def block_spans(
     spans: dict[int, BlockSpan] = {}
     for block, score in scores.items():
         first, stop = kept[block]
-        first = _lead_in(block, first, matrix, units, labels, min_score)
+        first = _lead_in(block, first, matrix, units, labels, min_score, _told_elsewhere(block, first, kept, scores))
         spans[block] = BlockSpan(units[first].start_s, units[stop - 1].end_s, score)
     return spans, labels
 
@@ -112,13 +112,34 @@ def _trimmed(
     return own[0], own[-1] + 1
 
 
+def _told_elsewhere(
+    block: int, first: int, kept: dict[int, tuple[int, int]], told: dict[int, float]
+) -> list[int]:
+    """The blocks told away from where this one starts: all told blocks but this one and the one
+    told last before it (whose end the sentence before this block may be)."""
+    before = [b for b in told if b != block and kept[b][1] <= first]
+    previous = max(before, key=lambda b: kept[b][1]) if before else None
+    return [b for b in told if b not in (block, previous)]
+
+
 def _lead_in(
-    block: int, first: int, matrix: np.ndarray, units: Sequence[Unit], labels: list[int], min_score: float
+    block: int,
+    first: int,
+    matrix: np.ndarray,
+    units: Sequence[Unit],
+    labels: list[int],
+    min_score: float,
+    elsewhere: Sequence[int] = (),
 ) -> int:
     """Take in the short untold sentences that announce a block ("Okay, let's begin with the soil.
-    What the plants like…") when each is closer to this block than to any other."""
+    What the plants like…") when each is closer to this block than to any other, leaving out the
+    blocks told elsewhere in the episode (`elsewhere`): one word of a later paragraph in a short
+    phrase ("And, what to plant?" against "…the plants go on producing", told a minute later) does
+    not make the phrase that paragraph's."""
+    rivals = np.ones(matrix.shape[0], dtype=bool)
+    rivals[list(elsewhere)] = False
     while first > 0 and labels[first - 1] == -1 and len(units[first - 1].words) <= LEAD_IN_MAX_WORDS:
-        scores = matrix[:, first - 1]
+        scores = np.where(rivals, matrix[:, first - 1], -np.inf)
         if scores[block] < LEAD_IN_SCORE * min_score or int(np.argmax(scores)) != block:
             break
         first -= 1

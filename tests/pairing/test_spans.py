@@ -71,3 +71,25 @@ def test_a_unit_the_path_passed_through_on_its_way_to_another_block_is_untold() 
     spans, labels = block_spans(Path((0, 1, 2, 2, 1, 1)), matrix, units, min_score=0.3)
     assert labels[1] == -1
     assert spans[1].start_s == units[4].start_s
+
+
+def test_the_lead_in_leaves_out_blocks_told_elsewhere() -> None:
+    # "And, what to plant?" opens block 1; it shares a word with block 2, told later (units 5-6).
+    units = [_unit(0, 0.0, 10), _unit(1, 4.0, 10), _unit(2, 8.0, 4), _unit(3, 10.0, 10), _unit(4, 14.0, 10),
+             _unit(5, 18.0, 10), _unit(6, 22.0, 10)]
+    matrix = np.array([
+        [0.6, 0.6, 0.15, 0.0, 0.0, 0.0, 0.0],
+        [0.0, 0.0, 0.25, 0.6, 0.6, 0.0, 0.0],
+        [0.0, 0.0, 0.42, 0.0, 0.0, 0.6, 0.6],
+    ])
+    spans, labels = block_spans(Path((0, 0, -1, 1, 1, 2, 2)), matrix, units, min_score=0.3)
+    assert labels[2] == 1
+    assert spans[1].start_s == units[2].start_s
+
+
+def test_the_lead_in_still_stops_at_a_sentence_closer_to_the_block_before() -> None:
+    units = [_unit(0, 0.0, 10), _unit(1, 4.0, 10), _unit(2, 8.0, 4), _unit(3, 10.0, 10), _unit(4, 14.0, 10)]
+    matrix = np.array([[0.6, 0.6, 0.28, 0.0, 0.0], [0.0, 0.0, 0.25, 0.6, 0.6]])
+    spans, labels = block_spans(Path((0, 0, -1, 1, 1)), matrix, units, min_score=0.3)
+    assert labels[2] == -1
+    assert spans[1].start_s == units[3].start_s
