@@ -13,11 +13,10 @@ from pipeline.pairing.units import Unit
 # Seconds without a transcribed word, between two words, that count as untold audio.
 HOLE_S = 3.0
 # A block takes in the untold units just before it, one after the other, while each is this short
-# and scores at least this share of the threshold for this block, more than for any other.
+# and scores at least this share of the threshold for this block, more than for any other; a longer
+# unit next to audio only stands on its own meaning (_trimmed).
 LEAD_IN_MAX_WORDS = 12
 LEAD_IN_SCORE = 0.5
-# A unit longer than that, at the edge of a block next to audio only, that scores below the
-# threshold for the block when read without its neighbours, is audio only (see _trimmed).
 
 
 @dataclass(frozen=True)
