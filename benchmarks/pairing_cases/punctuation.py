@@ -1,10 +1,10 @@
 """How much the pairing depends on Whisper's commas: each case paired again on transcripts that
 differ from its own by one comma dropped.
 
-A comma ends a unit once it is long enough (pipeline.pairing.units), so one comma more or less,
-which Whisper writes differently from one run or machine to the next, moves a unit's boundary: two
-phrases become one sentence, and what its neighbours lend it changes. A transcript of the same
-recording made elsewhere is one of these variants, not the one the table above scored.
+A comma ends a unit once it is long enough (pipeline.pairing.units), so one comma more or less
+moves a unit's boundary: two phrases become one sentence, and what its neighbours lend it changes.
+Whisper does not write the same commas in every run: another transcript of the same recording can
+be one of these variants rather than the one the table above scored.
 """
 
 from __future__ import annotations
