@@ -77,3 +77,23 @@ def test_batched_decoding_skips_long_silence(models_dir: Path, speech: Path, tmp
     second = " ".join(s.text for s in transcript.segments if s.start_s >= length + 59)
     reference = (speech / "ej-fra.txt").read_text(encoding="utf-8")
     assert wer(reference, first, "fr") < 0.3 and wer(reference, second, "fr") < 0.3
+
+
+@pytest.mark.parametrize("batch_size", [1, 4])
+def test_the_same_recording_gives_the_same_transcript_whatever_the_random_state(
+    models_dir: Path, speech: Path, batch_size: int
+) -> None:
+    """Every window fails the likelihood threshold (0), so each is sampled at every temperature of
+    the fallback: the words come from the sampling's seed, not from the process's random state,
+    which is left as it was (checked once the model is loaded: building it draws numbers)."""
+    import torch
+
+    settings = TranscribeSettings(batch_size=batch_size, logprob_threshold=0.0)
+    texts = []
+    for draws in (0, 1000):
+        torch.rand(draws)
+        state = torch.get_rng_state()
+        transcript = run(speech / "ej-fra.m4a", models_dir, settings=settings, language="fr")
+        texts.append(" ".join(s.text for s in transcript.segments))
+    assert torch.equal(torch.get_rng_state(), state)
+    assert texts[0] == texts[1] and texts[0].strip()

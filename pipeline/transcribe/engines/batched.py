@@ -23,12 +23,13 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Callable
+from contextlib import nullcontext
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from pipeline.transcribe.engines.base import DecodeOptions, ProgressClock
+from pipeline.transcribe.engines.base import DecodeOptions, ProgressClock, seeded_sampling
 from pipeline.transcribe.engines.mel import log_mel_spectrogram_chunked
 from pipeline.transcribe.engines.vad import HOP, SAMPLE_RATE, WINDOW_FRAMES, SpeechWindow, speech_windows
 
@@ -162,7 +163,9 @@ def _decode_with_fallback(model: Any, features: Any, options: DecodeOptions, pro
             task="transcribe", language=options.language, temperature=temperature, prompt=prompt or None,
             without_timestamps=True, fp16=_fp16(model), **extra,
         )
-        for index, result in zip(pending, whisper.decode(model, features[pending], decoding), strict=True):
+        with seeded_sampling() if temperature > 0 else nullcontext():
+            found = whisper.decode(model, features[pending], decoding)
+        for index, result in zip(pending, found, strict=True):
             tried[index].append(result)
         pending = [i for i in pending if needs_fallback(tried[i][-1], options)]
         if not pending:

@@ -10,7 +10,7 @@ import numpy as np
 
 from pipeline.errors import TranscriptionError
 from pipeline.models import Segment, Word
-from pipeline.transcribe.engines.base import SAMPLE_RATE, DecodeOptions, ProgressClock, ProgressFn
+from pipeline.transcribe.engines.base import SAMPLE_RATE, SAMPLING_SEED, DecodeOptions, ProgressClock, ProgressFn
 
 
 @functools.lru_cache(maxsize=2)
@@ -78,6 +78,10 @@ class FasterWhisperEngine:
                 audio, batch_size=options.batch_size, without_timestamps=False, vad_filter=True, **common
             )
         else:
+            import ctranslate2
+
+            # The fallback's sampling from one seed: one recording, one transcript (base.seeded_sampling).
+            ctranslate2.set_random_seed(SAMPLING_SEED)
             pieces, _info = self.model.transcribe(
                 audio,
                 condition_on_previous_text=options.condition_on_previous_text,

@@ -17,7 +17,7 @@ import numpy as np
 from pipeline.errors import TranscriptionError
 from pipeline.models import Segment, Word
 from pipeline.transcribe.engines import encoded
-from pipeline.transcribe.engines.base import DecodeOptions, ProgressClock, ProgressFn
+from pipeline.transcribe.engines.base import DecodeOptions, ProgressClock, ProgressFn, seeded_sampling
 from pipeline.transcribe.engines.batched import decode_batched
 from pipeline.transcribe.engines.mel import log_mel_spectrogram_chunked
 from pipeline.transcribe.model_cache import whisper_alignment_heads
@@ -199,7 +199,7 @@ class OpenAIWhisperEngine:
         if options.beam_size > 1:
             # As whisper's CLI: beam search at temperature 0, best-of-5 sampling on fallback.
             kwargs.update(beam_size=options.beam_size, best_of=options.beam_size)
-        with _hook_whisper(clock):
+        with _hook_whisper(clock), seeded_sampling():
             result: dict[str, Any] = whisper.transcribe(
                 self.model,
                 audio,
