@@ -9,7 +9,7 @@ be one of these variants rather than the one the table above scored.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 from cases import Case
@@ -42,12 +42,9 @@ def comma_variants(transcript: Transcript) -> Iterator[tuple[str, Transcript]]:
             yield word.text.strip(), transcript.model_copy(update={"segments": segments})
 
 
-def robustness(case: Case, transcript: Transcript, pair) -> Robustness:  # type: ignore[no-untyped-def]
-    """`pair(transcript) -> Pairing` over every comma variant of the case's transcript."""
-    results = []
-    for comma, variant in comma_variants(transcript):
-        pairing: Pairing = pair(variant)
-        results.append((score_words(case, pairing), comma))
+def robustness(case: Case, transcript: Transcript, pair: Callable[[Transcript], Pairing]) -> Robustness:
+    """`pair` over every comma variant of the case's transcript."""
+    results = [(score_words(case, pair(variant)), comma) for comma, variant in comma_variants(transcript)]
     if not results:
         return Robustness(case.name, 0, 1.0, None, "—", None, 0)
     worst = max(results, key=lambda r: r[0].worst_s or 0.0)

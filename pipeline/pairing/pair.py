@@ -119,8 +119,7 @@ def _match(blocks: Sequence[ArticleBlock], units: Sequence[Unit], settings: Pair
     matrix = scores.mixed(weight)
     weights = np.array([len(u.words) for u in units], dtype=np.float64)
     path = best_path(matrix, weights, threshold=settings.min_score, costs=COSTS)
-    alone = scores.mixed_alone(weight) if scores.semantic_alone is not None else None
-    spans, labels = block_spans(path, matrix, units, min_score=settings.min_score, alone=alone)
+    spans, labels = block_spans(path, matrix, units, min_score=settings.min_score, alone=scores.mixed_alone(weight))
     spans = refine(spans, [b.text for b in blocks], units, labels)
     return Matched(
         spans={blocks[k].index: span for k, span in spans.items()},

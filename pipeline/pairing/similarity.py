@@ -48,8 +48,10 @@ class Scores:
         """The hybrid score: the better of words and meaning, each weighted (0.5: the plain maximum)."""
         return _mixed(self.lexical, self.semantic, semantic_weight)
 
-    def mixed_alone(self, semantic_weight: float) -> np.ndarray:
-        """The hybrid score of each unit read without its neighbours."""
+    def mixed_alone(self, semantic_weight: float) -> np.ndarray | None:
+        """The hybrid score of each unit read without its neighbours (None: meaning was not scored)."""
+        if self.semantic_alone is None:
+            return None
         return _mixed(self.lexical, self.semantic_alone, semantic_weight)
 
 

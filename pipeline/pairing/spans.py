@@ -98,17 +98,12 @@ def _trimmed(
             and float(alone[block, i]) < min_score
         )
 
-    changed = True
-    while changed:
+    while True:  # one unit at a time: leaving the block puts its neighbour at the edge
         own = [i for i in range(first, stop) if labels[i] == block]
-        changed = False
-        for i in own if len(own) > 1 else ():
-            if apart(i):
-                labels[i] = -1
-                changed = True
-                break
-    own = [i for i in range(first, stop) if labels[i] == block]
-    return own[0], own[-1] + 1
+        drop = next((i for i in own if apart(i)), None) if len(own) > 1 else None
+        if drop is None:
+            return own[0], own[-1] + 1
+        labels[drop] = -1
 
 
 def _told_elsewhere(

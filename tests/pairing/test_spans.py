@@ -4,6 +4,7 @@ sentence at its edge that only its context ties to it is not, nor a unit the pat
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from pipeline.pairing.alignment import Path
 from pipeline.pairing.spans import LEAD_IN_MAX_WORDS, block_spans
@@ -41,23 +42,25 @@ def test_the_lead_in_stops_at_a_long_sentence() -> None:
     assert spans[0].start_s == units[2].start_s
 
 
-def test_a_whole_sentence_next_to_audio_only_that_scores_low_alone_leaves_the_block() -> None:
-    # The block's last sentence lends its meaning to the aside's first (0.4 in context, 0.15 alone).
-    units = [_unit(0, 0.0, 14), _unit(1, 5.0, 14), _unit(2, 10.0, 20), _unit(3, 17.0, 14)]
-    matrix = np.array([[0.7, 0.6, 0.4, 0.05]])
-    alone = np.array([[0.6, 0.5, 0.15, 0.05]])
-    spans, labels = block_spans(Path((0, 0, 0, -1)), matrix, units, min_score=0.3, alone=alone)
-    assert labels == [0, 0, -1, -1]
-    assert spans[0].end_s == units[1].end_s
-
-
-def test_a_short_unit_or_one_inside_the_block_keeps_its_context() -> None:
-    units = [_unit(0, 0.0, 14), _unit(1, 5.0, 20), _unit(2, 12.0, 6), _unit(3, 15.0, 14)]
-    matrix = np.array([[0.7, 0.4, 0.4, 0.05]])
-    alone = np.array([[0.6, 0.1, 0.1, 0.05]])
-    spans, labels = block_spans(Path((0, 0, 0, -1)), matrix, units, min_score=0.3, alone=alone)
-    assert labels == [0, 0, 0, -1]
-    assert spans[0].end_s == units[2].end_s
+@pytest.mark.parametrize(
+    ("sizes", "matrix", "alone", "expect", "last"),
+    [
+        # The block's last sentence lends its meaning to the aside's first (0.4 in context, 0.15 alone).
+        ((14, 14, 20, 14), [0.7, 0.6, 0.4, 0.05], [0.6, 0.5, 0.15, 0.05], [0, 0, -1, -1], 1),
+        # A short unit, or one inside the block, keeps its context.
+        ((14, 20, 6, 14), [0.7, 0.4, 0.4, 0.05], [0.6, 0.1, 0.1, 0.05], [0, 0, 0, -1], 2),
+    ],
+    ids=["whole-sentence-next-to-audio-only-leaves", "short-or-inside-stays"],
+)
+def test_a_whole_sentence_next_to_audio_only_leaves_the_block_when_it_scores_low_alone(
+    sizes: tuple[int, ...], matrix: list[float], alone: list[float], expect: list[int], last: int
+) -> None:
+    units = [_unit(n, 7.0 * n, size) for n, size in enumerate(sizes)]
+    spans, labels = block_spans(
+        Path((0, 0, 0, -1)), np.array([matrix]), units, min_score=0.3, alone=np.array([alone])
+    )
+    assert labels == expect
+    assert spans[0].end_s == units[last].end_s
 
 
 def test_a_unit_the_path_passed_through_on_its_way_to_another_block_is_untold() -> None:
