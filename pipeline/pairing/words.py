@@ -147,7 +147,7 @@ def align_block(
     placed = [s for s in sentences if s.first is not None and s.stop is not None]
     first = min(s.first for s in placed if s.first is not None)
     stop = max(s.stop for s in placed if s.stop is not None)
-    asides = tuple(_asides(pairs, tokens, min_aside_s))
+    asides = tuple(_asides(pairs, tokens, min_aside_s, ranges, sentences))
     return BlockWords(first, stop, True, tuple(sentences), asides, tuple(pairs))
 
 
@@ -216,15 +216,33 @@ def _joined(tokens: Sequence[Token], index: int) -> bool:
     return index + 1 < len(tokens) and tokens[index + 1].start_s - tokens[index].end_s < LEAD_PAUSE_S
 
 
-def _asides(pairs: Sequence[tuple[int, int]], tokens: Sequence[Token], min_aside_s: float) -> list[tuple[int, int]]:
-    """Stretches of transcript words inside a read block that the article does not account for."""
+def _asides(
+    pairs: Sequence[tuple[int, int]],
+    tokens: Sequence[Token],
+    min_aside_s: float,
+    ranges: Sequence[tuple[int, int]],
+    sentences: Sequence[SentenceWords],
+) -> list[tuple[int, int]]:
+    """Stretches of transcript words inside a read block that the article does not account for.
+
+    Between two matched words, the block's words left unmatched (misheard, perhaps) are said next
+    to the sentence they belong to: between two sentences, the aside runs from the end of the one
+    to the start of the other as their placement found them (a misheard first word of the second
+    sentence is its own, not the aside's); inside one sentence, after the first matched word."""
+    sentence_of = [n for n, (a, b) in enumerate(ranges) for _ in range(a, b)]
     out: list[tuple[int, int]] = []
     for (i0, j0), (i1, j1) in zip(pairs, pairs[1:], strict=False):
         missing = i1 - i0 - 1  # block words between the two matches (misheard, perhaps)
         extra = j1 - j0 - 1 - missing
         if extra < MIN_ASIDE_TOKENS:
             continue
-        first = j0 + 1 + missing
-        if tokens[j1 - 1].end_s - tokens[first].start_s >= min_aside_s:
-            out.append((first, j1))
+        s0, s1 = sentence_of[i0], sentence_of[i1]
+        before, after = sentences[s0], sentences[s1]
+        if s0 != s1 and before.stop is not None and after.first is not None:
+            between = ranges[s1][0] - ranges[s0][1]  # words of the sentences wholly unmatched there
+            first, stop = max(j0 + 1, before.stop) + between, min(j1, after.first)
+        else:
+            first, stop = j0 + 1 + missing, j1
+        if stop > first and tokens[stop - 1].end_s - tokens[first].start_s >= min_aside_s:
+            out.append((first, stop))
     return out

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from pipeline.models import Segment, Transcript, Word
 from pipeline.pairing import read_sentences
 from tests.pairing.test_pairing import BIKES, BIKES_TOLD, BREAD, BREAD_TOLD, article_of, block, pair
@@ -67,6 +69,35 @@ def test_an_aside_between_two_sentences_of_a_paragraph_is_found(tmp_path: Path) 
     assert bread.start_s == 0.5 and bread.end_s == transcript.segments[0].words[-1].end_s
     assert [s.read for s in bread.sentences] == [True, True]
     assert bread.sentences[1].start_s == word_start(transcript, n_first + len(ASIDE.split()))
+
+
+@pytest.mark.parametrize(
+    ("said_first", "said_second"),
+    [
+        # The second sentence's first word misheard: it is the sentence's, not the aside's.
+        ("Good bread needs only flour, water, salt and yeast, but it needs time above all.",
+         "At slow rise in a cool kitchen gives the crumb its flavour and its open texture."),
+        # The first sentence's last word misheard: the aside starts after it.
+        ("Good bread needs only flour, water, salt and yeast, but it needs time above thaw.",
+         "A slow rise in a cool kitchen gives the crumb its flavour and its open texture."),
+        # Both sentences' first words misheard.
+        ("Could bread needs only flour, water, salt and yeast, but it needs time above all.",
+         "Hey slow rise in a cool kitchen gives the crumb its flavour and its open texture."),
+    ],
+)
+def test_an_aside_between_two_sentences_takes_no_misheard_word_of_theirs(
+    tmp_path: Path, said_first: str, said_second: str
+) -> None:
+    transcript, _ = segments_of([f"{said_first} {ASIDE} {said_second}"])
+    pairing = pair(article_of(tmp_path, f"{BREAD}\n"), transcript)
+    n_first, n_aside = len(said_first.split()), len(ASIDE.split())
+    [span] = pairing.audio_only
+    assert span.text == ASIDE
+    assert span.start_s == word_start(transcript, n_first)
+    assert span.end_s == word_start(transcript, n_first + n_aside - 1) + WORD_S - 0.05
+    bread = block(pairing, "Good bread")
+    assert bread.sentences[0].end_s == word_start(transcript, n_first - 1) + WORD_S - 0.05
+    assert bread.sentences[1].start_s == word_start(transcript, n_first + n_aside)
 
 
 def test_short_filler_next_to_a_block_is_no_span_of_its_own(tmp_path: Path) -> None:
