@@ -369,8 +369,11 @@ def _other_sources(layout: EpisodeLayout, record: EpisodeRecord) -> list[tuple[s
 
 
 def publish_key(project: ProjectLayout, settings: Settings, layout: EpisodeLayout, record: EpisodeRecord) -> str:
+    from pipeline.publish.pages import code_sha256
+
     path = layout.current_transcript()
     key: dict[str, object] = {
+        "site": code_sha256(),
         "audio": record.stage_hashes.get(Stage.normalize), "tags": record.stage_hashes.get(TAGS_KEY),
         "pair": record.stage_hashes.get(Stage.pair), "transcript": sha256_file(path) if path.exists() else None,
         "article": record.article_sha256, "title": record.title, "show": settings.show.model_dump(mode="json"),

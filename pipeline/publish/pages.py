@@ -6,6 +6,7 @@ Pure rendering: values in, HTML text out. Interface words follow the episode's l
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import html
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -405,3 +406,14 @@ def render_home_page(home: HomePage) -> str:
 
 def asset_bytes(name: str) -> bytes:
     return (STATIC / name).read_bytes()
+
+
+@cache
+def code_sha256() -> str:
+    """What the site is made with: this package's code, templates and assets. Part of an episode's
+    publish key, so that pages built by an earlier diptych are built anew, not kept as they were."""
+    package = Path(__file__).parent
+    digest = hashlib.sha256()
+    for path in sorted(p for p in package.rglob("*") if p.is_file() and "__pycache__" not in p.parts):
+        digest.update(path.relative_to(package).as_posix().encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()

@@ -86,13 +86,9 @@
   });
   var passages = sentences.concat(retold);
 
-  var style = document.createElement("style");
-  style.textContent = ".follow-on .snt{cursor:pointer}.reading{background:rgba(255,214,0,.35);border-radius:2px}" +
-    "button.follow{margin:.5rem 0;font:inherit}";
-  document.head.appendChild(style);
   var button = document.createElement("button");
   button.type = "button";
-  button.className = "follow";
+  button.className = "button follow";  // styled by site.css, as the page's other buttons
   button.textContent = LABEL;
   button.setAttribute("aria-pressed", "false");
   var player = document.querySelector(".player");
