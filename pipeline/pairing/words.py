@@ -147,7 +147,7 @@ def align_block(
     placed = [s for s in sentences if s.first is not None and s.stop is not None]
     first = min(s.first for s in placed if s.first is not None)
     stop = max(s.stop for s in placed if s.stop is not None)
-    asides = tuple(_asides(pairs, tokens, min_aside_s, ranges, sentences))
+    asides = tuple(_asides(keys, pairs, tokens, min_aside_s, ranges, sentences))
     return BlockWords(first, stop, True, tuple(sentences), asides, tuple(pairs))
 
 
@@ -217,6 +217,7 @@ def _joined(tokens: Sequence[Token], index: int) -> bool:
 
 
 def _asides(
+    keys: Sequence[str],
     pairs: Sequence[tuple[int, int]],
     tokens: Sequence[Token],
     min_aside_s: float,
@@ -228,7 +229,8 @@ def _asides(
     Between two matched words, the block's words left unmatched (misheard, perhaps) are said next
     to the sentence they belong to: between two sentences, the aside runs from the end of the one
     to the start of the other as their placement found them (a misheard first word of the second
-    sentence is its own, not the aside's); inside one sentence, after the first matched word."""
+    sentence is its own, not the aside's); inside one sentence, on the side whose words sound most
+    like them (see `_said_first`)."""
     sentence_of = [n for n, (a, b) in enumerate(ranges) for _ in range(a, b)]
     out: list[tuple[int, int]] = []
     for (i0, j0), (i1, j1) in zip(pairs, pairs[1:], strict=False):
@@ -242,7 +244,29 @@ def _asides(
             between = ranges[s1][0] - ranges[s0][1]  # words of the sentences wholly unmatched there
             first, stop = max(j0 + 1, before.stop) + between, min(j1, after.first)
         else:
-            first, stop = j0 + 1 + missing, j1
+            after_first = _said_first(keys, i0, i1, tokens, j0, j1)
+            first, stop = j0 + 1 + after_first, j1 - (missing - after_first)
         if stop > first and tokens[stop - 1].end_s - tokens[first].start_s >= min_aside_s:
             out.append((first, stop))
     return out
+
+
+def _said_first(keys: Sequence[str], i0: int, i1: int, tokens: Sequence[Token], j0: int, j1: int) -> int:
+    """Of the block words unmatched between two matches (keys[i0 + 1 : i1]) around an aside, how many
+    were said before it (right after tokens[j0]); the others are said right before tokens[j1]. The
+    split whose transcript words there share most letters with them, in order; of equals, all before."""
+    missing = i1 - i0 - 1
+
+    def shared(words: Sequence[str], heard: Sequence[Token]) -> int:
+        a, b = "".join(words), "".join(t.key for t in heard)
+        return sum(m.size for m in SequenceMatcher(None, a, b, autojunk=False).get_matching_blocks())
+
+    best, best_score = missing, -1
+    for before in range(missing, -1, -1):
+        after = missing - before
+        score = shared(keys[i0 + 1 : i0 + 1 + before], tokens[j0 + 1 : j0 + 1 + before]) + shared(
+            keys[i1 - after : i1], tokens[j1 - after : j1]
+        )
+        if score > best_score:
+            best, best_score = before, score
+    return best

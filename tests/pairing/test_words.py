@@ -100,6 +100,24 @@ def test_an_aside_between_two_sentences_takes_no_misheard_word_of_theirs(
     assert bread.sentences[1].start_s == word_start(transcript, n_first + n_aside)
 
 
+@pytest.mark.parametrize(
+    ("before", "after"),
+    [
+        # The word said right after the aside misheard ("salt" as "sold"): it stays the sentence's.
+        ("Good bread needs only flour, water,", "sold and yeast, but it needs time above all."),
+        # The word said right before it misheard ("water" as "waiter").
+        ("Good bread needs only flour, waiter,", "salt and yeast, but it needs time above all."),
+    ],
+)
+def test_an_aside_inside_a_sentence_takes_no_misheard_word_next_to_it(tmp_path: Path, before: str, after: str) -> None:
+    second = BREAD.split(". ")[1]
+    transcript, _ = segments_of([f"{before} {ASIDE} {after} {second}"])
+    pairing = pair(article_of(tmp_path, f"{BREAD}\n"), transcript)
+    [span] = pairing.audio_only
+    assert span.text == ASIDE
+    assert span.start_s == word_start(transcript, len(before.split()))
+
+
 def test_short_filler_next_to_a_block_is_no_span_of_its_own(tmp_path: Path) -> None:
     transcript, _ = segments_of([f"Okay, euh. {BREAD}", BIKES])
     pairing = pair(article_of(tmp_path, f"{BREAD}\n\n{BIKES}\n"), transcript)
