@@ -9,7 +9,7 @@ the time); transcripts are cached under ~/.cache/diptych/bench-pairing.
 For each method (lexical only, embeddings only, both) it prints: case, blocks, share of blocks
 starting within ±2 s of the truth, IoU of the audio-only stretches, false text-only blocks, seconds.
 
-The word-precision table (cases a-f and the word cases g-j of pairing_cases/word_cases.py, these
+The word-precision table (cases a-f and the word cases g-l of pairing_cases/word_cases.py, these
 transcribed by openai-whisper, the model the article's corrections use) gives the share of blocks
 starting within ±0.5 s and ±1.0 s, the spoken headings dated within ±0.5 s, the worst IoU of a true
 audio-only stretch with the spans found, WER before/after the corrections on read and on retold
@@ -140,7 +140,7 @@ def word_table(cases: list[Case], transcripts: dict[str, Transcript], args: argp
     word_cases = build_word_cases(SPEECH, args.work / "cases")
     timed = {c.name: timed_transcript(c, models_dir=models, cache=args.work / "transcripts", transcribe=transcribe_case)
              for c in word_cases}
-    print("\nword precision (hybrid pairing; g-j: openai-whisper base, corrected from the article)")
+    print("\nword precision (hybrid pairing; g-l: openai-whisper base, corrected from the article)")
     columns = ("case", "blocks", "±0.5 s", "±1.0 s", "worst s", "headings", "IoU", "WER read", "WER retold",
                "taken", "corr. s", "transcr. s", "overhead")
     header = "{:<22} {:>6} {:>6} {:>6} {:>7} {:>8} {:>5} {:>15} {:>15} {:>13} {:>7} {:>10} {:>8}".format(*columns)

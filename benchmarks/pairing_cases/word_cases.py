@@ -13,9 +13,16 @@ j  read-retold      the UDHR with 4 of its 10 paragraphs (39 % of its words) ret
 k  subheading-fr    ej-fra with a sub-heading ("Mon parcours.", espeak-ng, French) spliced in 0.1 s
                     before the sentence it heads; every sentence is read (WER on read passages:
                     Whisper base mishears a few of its words)
+l  aside-mid-fr     four FLEURS French clips (four speakers) read as an article of three paragraphs,
+                    with a fifth clip, on another subject, said between the two sentences of the
+                    first: an aside inside a paragraph, next to words Whisper base mishears. The
+                    article says "dix-huit" where the reader says "dix-sept" (an article changed
+                    after the recording): the correction must keep what was said
 
-Every start in the truth is the onset of a piece (first 10 ms frame above -40 dBFS) plus its offset
-in the built audio, or a start of ../udhr-preamble-en.json / ej-fra.json moved by the same offset.
+Every start in the truth is the onset of a piece (first 10 ms frame above -40 dBFS; for the FLEURS
+clips of case l, each levelled to a -6 dBFS peak, the first and last of 150 ms above it, past the
+clicks some have after the voice) plus its offset in the built audio, or a start of
+../udhr-preamble-en.json / ej-fra.json moved by the same offset.
 `read` and `retold` give each passage's time range and its reference text, for the WER columns.
 """
 
@@ -36,6 +43,21 @@ SUBHEADING = 9  # "The General Assembly," in the UDHR text: case i makes it a su
 SUBHEADING_FR = "Mon parcours"
 SUBHEADING_BEFORE = 3  # ej-fra sentence index it heads ("J'ai fait une bonne partie…")
 SUBHEADING_CUT_S = 7.8  # in the pause before that sentence (its onset is 7.95 s)
+# Case l: each clip's text as the article writes it, in the order said; None: the aside.
+MID_FR = [
+    ("fleurs-fr-000", "L’accident a eu lieu en terrain montagneux, et il semblerait que cela ait été causé par "
+     "un incendie malveillant."),
+    ("fleurs-fr-003", None),
+    ("fleurs-fr-004", "Le même mois, un autre avion de ligne a fait une sortie de piste à Mashhad et a heurté "
+     "un mur, tuant ainsi dix-huit personnes."),
+    ("fleurs-fr-001", "Nous sommes d’accord avec la déclaration de l’USOC, le Comité olympique des États-Unis, "
+     "selon laquelle les intérêts de nos athlètes et de nos clubs, ainsi que de leur sport, pourraient être "
+     "mieux servis. Cela peut être fait en allant de l’avant et en procédant plutôt à des changements "
+     "significatifs au sein de notre organisation qu’à la révocation d’accréditation."),
+    ("fleurs-fr-002", "Il a ajouté qu’« on ne devrait cependant pas leur demander d’assumer des obligations qui "
+     "dépassent leur stade de développement, leur responsabilité et leurs capacités »."),
+]
+MID_FR_GAP_S = 0.45
 RETOLD = {
     2: "Then the text remembers the horrors of the past. Ignoring human rights led to cruel acts that "
     "shocked everyone, and what ordinary people want most is a world where they can speak and "
@@ -73,6 +95,7 @@ def build_word_cases(speech: Path, work: Path) -> list[WordCase]:
         _subheading(truth, paragraphs, work, headings),
         _read_retold(udhr, truth, paragraphs, work),
         _subheading_fr(speech, work),
+        _aside_mid_fr(speech, work),
     ]
 
 
@@ -174,6 +197,45 @@ def _subheading_fr(speech: Path, work: Path) -> WordCase:
         "fr",
         starts,
         heading_starts={SUBHEADING_BEFORE: heading_s},
+        read=read,
+    )
+
+
+def _voice(samples: np.ndarray, *, frame: int = 160, run: int = 15, floor_dbfs: float = -40.0) -> np.ndarray:
+    """A FLEURS clip levelled to a -6 dBFS peak, from the first to the last `run` frames in a row
+    louder than floor_dbfs (its voice, without the clicks some clips have after it)."""
+    samples = samples * (10 ** (-6 / 20) / max(float(np.abs(samples).max()), 1e-6))
+    frames = samples[: len(samples) // frame * frame].reshape(-1, frame)
+    loud = 20 * np.log10(np.sqrt((frames**2).mean(axis=1)) + 1e-9) > floor_dbfs
+    held = np.convolve(loud.astype(int), np.ones(run, dtype=int), mode="valid") == run  # frames n..n+run-1 loud
+    first, last = np.flatnonzero(held)[[0, -1]]
+    return samples[first * frame : (last + run) * frame]
+
+
+def _aside_mid_fr(speech: Path, work: Path) -> WordCase:
+    gap = np.zeros(int(MID_FR_GAP_S * RATE), dtype=np.float32)
+    chunks: list[np.ndarray] = []
+    spoken: list[tuple[float, float, str | None, str]] = []  # start, end, article text, what is said
+    offset = 0
+    for clip, written in MID_FR:
+        voice = _voice(decode(speech / f"{clip}.ogg"))
+        said = (speech / f"{clip}.txt").read_text(encoding="utf-8").strip()
+        spoken.append((offset / RATE, (offset + len(voice)) / RATE, written, said))
+        chunks += [voice, gap]
+        offset += len(voice) + len(gap)
+    first, aside, *rest = spoken
+    paragraphs = [f"{first[2]} {rest[0][2]}", *(r[2] for r in rest[1:])]
+    article = work / "l-article.md"
+    article.write_text("\n\n".join(paragraphs) + "\n", encoding="utf-8")
+    starts = {0: round(first[0], 3), 1: round(rest[1][0], 3), 2: round(rest[2][0], 3)}
+    read = [Passage(a, b, said) for a, b, written, said in spoken if written is not None]
+    return WordCase(
+        "l aside-mid-fr",
+        write_wav(work / "l.wav", np.concatenate(chunks)),
+        article,
+        "fr",
+        starts,
+        audio_only=[(round(aside[0], 3), round(aside[1], 3))],
         read=read,
     )
 

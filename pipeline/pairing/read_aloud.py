@@ -49,6 +49,12 @@ MAX_WORDS_PER_S = 4.5
 MIN_GARBLED_SHARE = 0.3
 
 _DOUBLED = re.compile(r"(.)\1+")
+# Endings a language writes and does not say: a word differing from another only by them sounds the
+# same (French "servi" / "servis", "leur" / "leurs", "semblerait" / "sembleraient", "grand" / "grands").
+# One ending of each group is set aside, in order, when at least MIN_STEM letters are left (so "les"
+# and "le", "des" and "de", which sound different, stay apart).
+SILENT_ENDINGS: dict[str, tuple[tuple[str, ...], ...]] = {"fr": (("s", "x"), ("ent",), ("t", "e", "d"))}
+MIN_STEM = 3
 
 
 @dataclass(frozen=True)
@@ -196,6 +202,7 @@ def _groups(refs: Sequence[WordRef], transcript: Transcript) -> list[list[WordRe
 
 
 def _differences(text: str, refs: Sequence[WordRef], transcript: Transcript) -> tuple[Difference, ...]:
+    language = transcript.language
     written = article_sentence_words(text)
     groups = _groups(refs, transcript)
     keys: list[str] = []
@@ -225,7 +232,7 @@ def _differences(text: str, refs: Sequence[WordRef], transcript: Transcript) -> 
             continue
         if not _later_segments_keep_words(said, transcript):
             continue
-        same = op == "replace" and _sound_key(written[i1:i2]) == _sound_key(spelled[j1:j2])
+        same = op == "replace" and _sound_key(written[i1:i2], language) == _sound_key(spelled[j1:j2], language)
         out.append(Difference(said, after, tuple(written[i1:i2]), spelling=same))
     return tuple(out)
 
@@ -253,9 +260,21 @@ def _letters(word: str) -> str:
     return "".join(c for c in unicodedata.normalize("NFC", word.casefold()) if c.isalnum())
 
 
-def _sound_key(words: Sequence[str]) -> str:
-    """Letters without case, accents, spaces, hyphens or doubled letters: words that sound alike."""
-    return _DOUBLED.sub(r"\1", "".join(word_key(w) for w in words))
+def _sound_key(words: Sequence[str], language: str = "") -> str:
+    """Letters without case, accents, spaces, hyphens, doubled letters or the language's silent
+    endings: words that sound alike."""
+    endings = SILENT_ENDINGS.get(language.split("-")[0].lower(), ())
+    keys = [word_key(w) for w in words]
+    for group in endings:
+        keys = [_without_ending(k, group) for k in keys]
+    return _DOUBLED.sub(r"\1", "".join(keys))
+
+
+def _without_ending(key: str, group: tuple[str, ...]) -> str:
+    for ending in group:
+        if key.endswith(ending) and len(key) - len(ending) >= MIN_STEM:
+            return key[: -len(ending)]
+    return key
 
 
 def _later_segments_keep_words(said: Sequence[WordRef], transcript: Transcript) -> bool:

@@ -37,6 +37,7 @@ import bisect
 import dataclasses
 import logging
 import math
+import re
 import threading
 import time
 from collections.abc import Sequence
@@ -68,6 +69,7 @@ MARGIN_PER_WORD = 1.0
 # much lower on average (pipeline.pairing.read_aloud's `whole`); in a block that looks retold, the
 # article's sentence must score higher than the model's own transcription.
 SENTENCE_MARGIN_PER_TOKEN = 1.0
+_QUOTES = re.compile(r"«\s*|\s*»")
 
 
 @dataclass(frozen=True)
@@ -388,8 +390,10 @@ def _variant(refs: Sequence[WordRef], texts: dict[WordRef, str], difference: Dif
 
 
 def scoring_text(text: str) -> str:
-    """The text as Whisper writes it: plain apostrophes, no French quotation marks."""
-    for mark, plain in (("’", "'"), ("«", ""), ("»", ""), ("“", '"'), ("”", '"'), ("\u00a0", " ")):
+    """The text as Whisper writes it: plain apostrophes, no French quotation marks (nor the spaces
+    inside them: "qu’« on" is "qu'on", "capacités »." is "capacités.")."""
+    text = _QUOTES.sub("", text)
+    for mark, plain in (("’", "'"), ("“", '"'), ("”", '"'), ("\u00a0", " ")):
         text = text.replace(mark, plain)
     return " " + " ".join(text.split())
 

@@ -34,6 +34,38 @@ def test_the_same_sounds_written_otherwise_are_spelling_and_taken_without_a_spee
     assert [w.heard for w in words if w.from_article] == [" Zoe", " Joannis"]
 
 
+FR_ARTICLE = (
+    "Les intérêts de nos athlètes et de nos clubs pourraient être mieux servis. "
+    "Il semblerait que cette décision soit prise avant la fin du mois de juin. "
+    "Ces obligations dépassent leur stade de développement et leurs capacités. "
+    "Nous avons vu les enfants jouer dans le parc pendant tout l’après-midi."
+)
+FR_SECOND = "Le même mois, la boutique en ligne a enregistré quarante-deux commandes et trente et un colis."
+
+
+def test_french_words_that_differ_by_a_silent_ending_are_spelling(tmp_path: Path) -> None:
+    heard = (
+        "Les intérêts de nos athlètes et de nos clubs pourraient être mieux servi. "
+        "Il sembleraient que cette décision soit prise avant la fin du mois de juin. "
+        "Ces obligations dépassent leur stade de développement et leur capacité. "
+        "Nous avons vu le enfants jouer dans le parc pendant tout l'après-midi."
+    )
+    transcript, _ = segments_of([heard, FR_SECOND])
+    transcript = transcript.model_copy(update={"language": "fr"})
+    pairing = pair(article_of(tmp_path, f"{FR_ARTICLE}\n\n{FR_SECOND}\n"), transcript)
+    found = {d.article: d.spelling for s in read_sentences(pairing, transcript) for d in s.differences}
+    # "servi" / "servis", "sembleraient" / "semblerait", "leur capacité" / "leurs capacités" sound the same;
+    # "le" / "les" do not.
+    assert found == {("servis.",): True, ("semblerait",): True, ("les",): False, ("leurs", "capacités."): True}
+    # In English a final s is said: "cat" and "cats" are for the speech model to decide.
+    english, _ = segments_of(["My two cat sleep on the sofa all day long and wake up for dinner.", BREAD])
+    pairing = pair(article_of(tmp_path, "My two cats sleep on the sofa all day long and wake up for dinner.\n\n"
+                              f"{BREAD}\n"), english)
+    assert [(d.article, d.spelling) for s in read_sentences(pairing, english) for d in s.differences] == [
+        (("cats",), False)
+    ]
+
+
 def test_a_word_misheard_over_two_segments_goes_whole_to_the_first(tmp_path: Path) -> None:
     first, second = BIKES.split(" gears ")
     heard = [f"{first} gea", f"rs {second}"]
@@ -82,3 +114,12 @@ def test_no_whole_difference_where_far_more_or_far_fewer_words_are_said(tmp_path
     heard = [BREAD, f"{chain}. Cling it. And a spare chain costs little in any bicycle shop in town."]
     _, _, found = differences(tmp_path, article, heard)
     assert not [d for d in found if d.whole]
+
+
+def test_the_text_scored_is_written_as_whisper_writes_it() -> None:
+    from pipeline.transcribe.correct import scoring_text
+
+    # French quotation marks go, and so does the space they leave before a full stop or a comma.
+    assert scoring_text("qu’« on ne devrait pas », dit-il, « leurs capacités ».") == (
+        " qu'on ne devrait pas, dit-il, leurs capacités."
+    )
