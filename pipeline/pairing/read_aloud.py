@@ -55,6 +55,9 @@ _DOUBLED = re.compile(r"(.)\1+")
 # and "le", "des" and "de", which sound different, stay apart).
 SILENT_ENDINGS: dict[str, tuple[tuple[str, ...], ...]] = {"fr": (("s", "x"), ("ent",), ("t", "e", "d"))}
 MIN_STEM = 3
+# Letters a language writes and does not say, wherever they are: French h, but in ch, ph and sh
+# ("athlètes" / "atlètes", "rythme" / "rytme").
+SILENT_LETTERS: dict[str, re.Pattern[str]] = {"fr": re.compile(r"(?<![cps])h")}
 
 
 @dataclass(frozen=True)
@@ -262,9 +265,12 @@ def _letters(word: str) -> str:
 
 def _sound_key(words: Sequence[str], language: str = "") -> str:
     """Letters without case, accents, spaces, hyphens, doubled letters or the language's silent
-    endings: words that sound alike."""
-    endings = SILENT_ENDINGS.get(language.split("-")[0].lower(), ())
+    letters and endings: words that sound alike."""
+    base = language.split("-")[0].lower()
+    endings = SILENT_ENDINGS.get(base, ())
     keys = [word_key(w) for w in words]
+    if base in SILENT_LETTERS:
+        keys = [SILENT_LETTERS[base].sub("", k) for k in keys]
     for group in endings:
         keys = [_without_ending(k, group) for k in keys]
     return _DOUBLED.sub(r"\1", "".join(keys))

@@ -45,7 +45,7 @@ FR_SECOND = "Le même mois, la boutique en ligne a enregistré quarante-deux com
 
 def test_french_words_that_differ_by_a_silent_ending_are_spelling(tmp_path: Path) -> None:
     heard = (
-        "Les intérêts de nos athlètes et de nos clubs pourraient être mieux servi. "
+        "Les intérêts de nos atlettes et de nos clubs pourraient être mieux servi. "
         "Il sembleraient que cette décision soit prise avant la fin du mois de juin. "
         "Ces obligations dépassent leur stade de développement et leur capacité. "
         "Nous avons vu le enfants jouer dans le parc pendant tout l'après-midi."
@@ -54,9 +54,11 @@ def test_french_words_that_differ_by_a_silent_ending_are_spelling(tmp_path: Path
     transcript = transcript.model_copy(update={"language": "fr"})
     pairing = pair(article_of(tmp_path, f"{FR_ARTICLE}\n\n{FR_SECOND}\n"), transcript)
     found = {d.article: d.spelling for s in read_sentences(pairing, transcript) for d in s.differences}
-    # "servi" / "servis", "sembleraient" / "semblerait", "leur capacité" / "leurs capacités" sound the same;
-    # "le" / "les" do not.
-    assert found == {("servis.",): True, ("semblerait",): True, ("les",): False, ("leurs", "capacités."): True}
+    # "atlettes" / "athlètes", "servi" / "servis", "sembleraient" / "semblerait", "leur capacité" /
+    # "leurs capacités" sound the same; "le" / "les" do not.
+    assert found == {
+        ("athlètes",): True, ("servis.",): True, ("semblerait",): True, ("les",): False, ("leurs", "capacités."): True
+    }
     # In English a final s is said: "cat" and "cats" are for the speech model to decide.
     english, _ = segments_of(["My two cat sleep on the sofa all day long and wake up for dinner.", BREAD])
     pairing = pair(article_of(tmp_path, "My two cats sleep on the sofa all day long and wake up for dinner.\n\n"
