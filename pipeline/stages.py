@@ -369,7 +369,7 @@ def _other_sources(layout: EpisodeLayout, record: EpisodeRecord) -> list[tuple[s
 
 
 def publish_key(project: ProjectLayout, settings: Settings, layout: EpisodeLayout, record: EpisodeRecord) -> str:
-    from pipeline.publish.pages import code_sha256
+    from pipeline.publish import code_sha256
 
     path = layout.current_transcript()
     key: dict[str, object] = {

@@ -5,9 +5,11 @@ The creator's WordPress blog is the other target: `pipeline.publish.wordpress` (
 """
 
 from pipeline.publish.build import is_unpublished, publish_site, unpublish_episode
+from pipeline.publish.pages import code_sha256
 from pipeline.publish.preview import serve_site
 
 __all__ = [
+    "code_sha256",
     "is_unpublished",
     "publish_site",
     "serve_site",

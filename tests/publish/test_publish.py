@@ -265,14 +265,14 @@ def test_a_show_without_episodes_still_gets_a_home_page_and_a_valid_feed(project
 def test_pages_built_by_another_diptych_are_built_anew(two: ProjectLayout, monkeypatch: pytest.MonkeyPatch) -> None:
     """The publish key holds what the site is made with: after an upgrade that changes a template, a
     stylesheet or the page code, the publish stage rebuilds the pages instead of calling them up to date."""
-    from pipeline import stages
+    from pipeline import publish, stages
     from pipeline.publish import pages
 
     assert stages.run_publish(two, SETTINGS, "preamble").ran
     assert not stages.run_publish(two, SETTINGS, "preamble").ran  # nothing changed: up to date
     stylesheet = two.site_dir / "site.css"
     stylesheet.write_text("/* an earlier diptych's stylesheet */\n", encoding="utf-8")
-    monkeypatch.setattr(pages, "code_sha256", lambda: "0" * 64)  # as after an upgrade
+    monkeypatch.setattr(publish, "code_sha256", lambda: "0" * 64)  # as after an upgrade
     outcome = stages.run_publish(two, SETTINGS, "preamble")
     assert outcome.ran, outcome
     assert stylesheet.read_bytes() == pages.asset_bytes("site.css")
