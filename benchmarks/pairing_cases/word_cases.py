@@ -17,7 +17,8 @@ l  aside-mid-fr     four FLEURS French clips (four speakers) read as an article 
                     with a fifth clip, on another subject, said between the two sentences of the
                     first: an aside inside a paragraph, next to words Whisper base mishears. The
                     article says "dix-huit" where the reader says "dix-sept" (an article changed
-                    after the recording): the correction must keep what was said
+                    after the recording): where Whisper hears the number, the correction must
+                    keep what was said (Whisper base drops it here: "…chiant ainsi.")
 
 Every start in the truth is the onset of a piece (first 10 ms frame above -40 dBFS; for the FLEURS
 clips of case l, each levelled to a -6 dBFS peak, the first and last of 150 ms above it, past the
