@@ -201,11 +201,15 @@ def _speak(text: str, path: Path) -> np.ndarray:
     return decode(path)
 
 
+def frame_levels(samples: np.ndarray, frame: int = 160) -> np.ndarray:
+    """The level (dBFS) of each whole frame of the samples (10 ms at 16 kHz)."""
+    frames = samples[: len(samples) // frame * frame].reshape(-1, frame)
+    return 20 * np.log10(np.sqrt((frames**2).mean(axis=1)) + 1e-9)
+
+
 def _leading_silence(samples: np.ndarray, *, frame: int = 160, floor_dbfs: float = -40.0) -> int:
     """Samples before the first 10 ms frame louder than floor_dbfs."""
-    frames = samples[: len(samples) // frame * frame].reshape(-1, frame)
-    level = 20 * np.log10(np.sqrt((frames**2).mean(axis=1)) + 1e-9)
-    loud = np.flatnonzero(level > floor_dbfs)
+    loud = np.flatnonzero(frame_levels(samples, frame) > floor_dbfs)
     return int(loud[0]) * frame if loud.size else 0
 
 

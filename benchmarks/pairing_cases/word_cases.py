@@ -35,7 +35,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-from cases import RATE, UDHR, Case, _leading_silence, _piece_blocks, _pieces, decode, load_truth, write_wav
+from cases import (
+    RATE,
+    UDHR,
+    Case,
+    _leading_silence,
+    _piece_blocks,
+    _pieces,
+    decode,
+    frame_levels,
+    load_truth,
+    write_wav,
+)
 
 ASIDE_CLIP = "fleurs-en-004"
 ASIDE_GAP_S = 0.2
@@ -206,8 +217,7 @@ def _voice(samples: np.ndarray, *, frame: int = 160, run: int = 15, floor_dbfs: 
     """A FLEURS clip levelled to a -6 dBFS peak, from the first to the last `run` frames in a row
     louder than floor_dbfs (its voice, without the clicks some clips have after it)."""
     samples = samples * (10 ** (-6 / 20) / max(float(np.abs(samples).max()), 1e-6))
-    frames = samples[: len(samples) // frame * frame].reshape(-1, frame)
-    loud = 20 * np.log10(np.sqrt((frames**2).mean(axis=1)) + 1e-9) > floor_dbfs
+    loud = frame_levels(samples, frame) > floor_dbfs
     held = np.convolve(loud.astype(int), np.ones(run, dtype=int), mode="valid") == run  # frames n..n+run-1 loud
     first, last = np.flatnonzero(held)[[0, -1]]
     return samples[first * frame : (last + run) * frame]

@@ -49,16 +49,15 @@ MAX_WORDS_PER_S = 4.5
 MIN_GARBLED_SHARE = 0.3
 
 _DOUBLED = re.compile(r"(.)\1+")
-# Endings a language writes and does not say: a word differing from another only by them sounds the
-# same (French "servi" / "servis", "leur" / "leurs", "semblerait" / "sembleraient", "grand" / "grands").
-# One ending of each group is set aside, in order, when at least MIN_STEM letters are left (so "les"
-# and "le", "des" and "de", which sound different, stay apart).
-SILENT_ENDINGS: dict[str, tuple[tuple[str, ...], ...]] = {"fr": (("s", "x"), ("ent",), ("t", "e", "d"))}
+# What a language writes and does not say. Letters, wherever they are: French h, but in ch, ph and sh
+# ("athlètes" / "atlètes"). Endings: a word differing from another only by them sounds the same
+# ("servi" / "servis", "leur" / "leurs", "semblerait" / "sembleraient", "grand" / "grands"); one
+# ending of each group is set aside, in order, when at least MIN_STEM letters are left (so "les" and
+# "le", "des" and "de", which sound different, stay apart).
+UNSAID: dict[str, tuple[re.Pattern[str], tuple[tuple[str, ...], ...]]] = {
+    "fr": (re.compile(r"(?<![cps])h"), (("s", "x"), ("ent",), ("t", "e", "d"))),
+}
 MIN_STEM = 3
-# Letters a language writes and does not say, wherever they are: French h, but in ch, ph and sh
-# ("athlètes" / "atlètes", "rythme" / "rytme").
-SILENT_LETTERS: dict[str, re.Pattern[str]] = {"fr": re.compile(r"(?<![cps])h")}
-
 
 @dataclass(frozen=True)
 class WordRef:
@@ -263,23 +262,21 @@ def _letters(word: str) -> str:
     return "".join(c for c in unicodedata.normalize("NFC", word.casefold()) if c.isalnum())
 
 
-def _sound_key(words: Sequence[str], language: str = "") -> str:
-    """Letters without case, accents, spaces, hyphens, doubled letters or the language's silent
-    letters and endings: words that sound alike."""
-    base = language.split("-")[0].lower()
-    endings = SILENT_ENDINGS.get(base, ())
+def _sound_key(words: Sequence[str], language: str) -> str:
+    """Letters without case, accents, spaces, hyphens, doubled letters or what the language does not
+    say (UNSAID): words that sound alike."""
+    unsaid = UNSAID.get(language.split("-")[0].lower())
     keys = [word_key(w) for w in words]
-    if base in SILENT_LETTERS:
-        keys = [SILENT_LETTERS[base].sub("", k) for k in keys]
-    for group in endings:
-        keys = [_without_ending(k, group) for k in keys]
+    if unsaid is not None:
+        keys = [_said(k, *unsaid) for k in keys]
     return _DOUBLED.sub(r"\1", "".join(keys))
 
 
-def _without_ending(key: str, group: tuple[str, ...]) -> str:
-    for ending in group:
-        if key.endswith(ending) and len(key) - len(ending) >= MIN_STEM:
-            return key[: -len(ending)]
+def _said(key: str, letters: re.Pattern[str], endings: tuple[tuple[str, ...], ...]) -> str:
+    key = letters.sub("", key)
+    for group in endings:
+        ending = next((e for e in group if key.endswith(e) and len(key) - len(e) >= MIN_STEM), "")
+        key = key[: len(key) - len(ending)]
     return key
 
 

@@ -257,16 +257,15 @@ def _said_first(keys: Sequence[str], i0: int, i1: int, tokens: Sequence[Token], 
     split whose transcript words there share most letters with them, in order; of equals, all before."""
     missing = i1 - i0 - 1
 
-    def shared(words: Sequence[str], heard: Sequence[Token]) -> int:
-        a, b = "".join(words), "".join(t.key for t in heard)
-        return sum(m.size for m in SequenceMatcher(None, a, b, autojunk=False).get_matching_blocks())
-
-    best, best_score = missing, -1
-    for before in range(missing, -1, -1):
+    def score(before: int) -> int:
         after = missing - before
-        score = shared(keys[i0 + 1 : i0 + 1 + before], tokens[j0 + 1 : j0 + 1 + before]) + shared(
+        return _shared_letters(keys[i0 + 1 : i0 + 1 + before], tokens[j0 + 1 : j0 + 1 + before]) + _shared_letters(
             keys[i1 - after : i1], tokens[j1 - after : j1]
         )
-        if score > best_score:
-            best, best_score = before, score
-    return best
+
+    return max(range(missing, -1, -1), key=score)  # max keeps the first of equals: all before
+
+
+def _shared_letters(words: Sequence[str], heard: Sequence[Token]) -> int:
+    a, b = "".join(words), "".join(t.key for t in heard)
+    return sum(m.size for m in SequenceMatcher(None, a, b, autojunk=False).get_matching_blocks())
